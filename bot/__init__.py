@@ -1,0 +1,1 @@
+"""Everything that knows Slack: the poster, Block Kit views, and (later) Bolt listeners."""

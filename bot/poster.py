@@ -1,0 +1,153 @@
+"""The Slack side of the chat sink: posts, header updates and reconciliation."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.blocks import card_blocks, card_text, render
+from bridge.cards import ContactCard
+from bridge.ids import ChannelId, SlackTs
+from bridge.pacing import TokenBucket
+from bridge.ports import ChatPost, ChatUnavailable
+
+log = logging.getLogger(__name__)
+
+METADATA_EVENT = "smsbridge_post"
+# Errors that no retry fixes until someone changes the token, the app or the channel.
+CONFIGURATION_ERRORS = frozenset(
+    {
+        "invalid_auth",
+        "not_authed",
+        "account_inactive",
+        "token_revoked",
+        "token_expired",
+        "channel_not_found",
+        "not_in_channel",
+        "is_archived",
+        "missing_scope",
+        "no_permission",
+        "team_access_not_granted",
+    }
+)
+# Slack's documentation says some part of the operation may have happened.
+_MAYBE_DONE = frozenset({"fatal_error", "internal_error", "request_timeout", "service_unavailable"})
+_BLOCK_ERRORS = frozenset({"invalid_blocks", "invalid_blocks_format"})
+_HISTORY_PAGES = 10
+
+
+def make_client(*, token: str, base_url: str, timeout: int = 15) -> WebClient:
+    """A WebClient without the automatic retry: a blind retry could post twice."""
+    return WebClient(token=token, base_url=base_url, timeout=timeout, retry_handlers=[])
+
+
+class SlackPoster:
+    """Implements the domain's ChatSink with chat.postMessage and friends."""
+
+    def __init__(self, client: WebClient, *, rate: float, burst: int) -> None:
+        self._client = client
+        self._rate = rate
+        self._burst = burst
+        self._buckets: dict[str, TokenBucket] = {}
+
+    def post(self, post: ChatPost) -> SlackTs:
+        """Post, paced per channel; the post carries its key in message metadata."""
+        text, blocks = render(post.content)
+        args: dict[str, Any] = {
+            "channel": post.channel,
+            "text": text,
+            "blocks": blocks,
+            "unfurl_links": False,
+            "unfurl_media": False,
+            "metadata": {"event_type": METADATA_EVENT, "event_payload": {"key": post.key}},
+        }
+        if post.thread_ts:
+            args["thread_ts"] = post.thread_ts
+        self._bucket(post.channel).acquire()
+        try:
+            response = self._call("chat_postMessage", **args)
+        except ChatUnavailable as refused:
+            if refused.reason not in _BLOCK_ERRORS:
+                raise
+            log.warning("Slack refused our blocks (%s); posting text only", refused.reason)
+            args.pop("blocks")
+            response = self._call("chat_postMessage", **args)
+        return SlackTs(str(response["ts"]))
+
+    def update_card(self, channel: ChannelId, ts: SlackTs, card: ContactCard) -> None:
+        """chat.update the thread parent."""
+        self._call(
+            "chat_update", channel=channel, ts=ts, text=card_text(card), blocks=card_blocks(card)
+        )
+
+    def find(
+        self, channel: ChannelId, key: str, *, thread_ts: SlackTs | None, since: datetime
+    ) -> SlackTs | None:
+        """Look through recent history for a post made with `key`."""
+        cursor: str | None = None
+        for _ in range(_HISTORY_PAGES):
+            if thread_ts:
+                page = self._call(
+                    "conversations_replies",
+                    channel=channel,
+                    ts=thread_ts,
+                    cursor=cursor,
+                    limit=200,
+                    include_all_metadata=True,
+                )
+            else:
+                page = self._call(
+                    "conversations_history",
+                    channel=channel,
+                    oldest=f"{since.timestamp():.6f}",
+                    cursor=cursor,
+                    limit=200,
+                    include_all_metadata=True,
+                )
+            for message in page.get("messages", []):
+                payload = (message.get("metadata") or {}).get("event_payload") or {}
+                if payload.get("key") == key:
+                    return SlackTs(str(message["ts"]))
+            cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
+            if not cursor:
+                return None
+        return None
+
+    def _bucket(self, channel: str) -> TokenBucket:
+        bucket = self._buckets.get(channel)
+        if bucket is None:
+            bucket = self._buckets[channel] = TokenBucket(rate=self._rate, burst=self._burst)
+        return bucket
+
+    def _call(self, method: str, **kwargs: Any) -> dict[str, Any]:
+        try:
+            response = getattr(self._client, method)(**kwargs)
+        except SlackApiError as exc:
+            raise _classify(exc) from None
+        except OSError as exc:
+            # Timeouts and dropped connections: Slack may or may not have acted.
+            raise ChatUnavailable(
+                f"Slack unreachable: {type(exc).__name__}", uncertain=True
+            ) from None
+        data: dict[str, Any] = response.data if isinstance(response.data, dict) else {}
+        return data
+
+
+def _classify(exc: SlackApiError) -> ChatUnavailable:
+    status = exc.response.status_code
+    data = exc.response.data if isinstance(exc.response.data, dict) else {}
+    error = str(data.get("error") or f"http_{status}")
+    if status == 429:
+        retry_after = float(exc.response.headers.get("Retry-After", 1) or 1)
+        return ChatUnavailable("ratelimited", retry_after=retry_after)
+    if status >= 500:
+        return ChatUnavailable(f"Slack answered HTTP {status}", uncertain=True)
+    return ChatUnavailable(
+        error,
+        uncertain=error in _MAYBE_DONE,
+        configuration=error in CONFIGURATION_ERRORS,
+    )

@@ -1,0 +1,1 @@
+"""The domain: routing texts to threads, consent, delivery; Slack and Twilio only via ports."""

@@ -1,0 +1,86 @@
+"""The composition root: settings in, a running ASGI app (webhooks + delivery worker) out."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+from sqlmodel import Session
+from starlette.applications import Starlette
+from starlette.routing import Route
+
+from bot.poster import SlackPoster, make_client
+from bridge.config import Settings
+from bridge.delivery import Delivery
+from bridge.health import healthz
+from bridge.ports import Clock, SystemClock
+from bridge.twilio_webhook import TwilioSmsWebhook
+from bridge.worker import DeliveryWorker
+from store import jobs, migrate
+from store.engine import is_sqlite, make_engine
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Service:
+    """The parts a process runs: the engine and the delivery worker."""
+
+    settings: Settings
+    engine: Engine
+    worker: DeliveryWorker
+
+
+def build_service(settings: Settings, *, clock: Clock | None = None) -> Service:
+    """Wire the database, the Slack poster and the worker from settings."""
+    clock = clock or SystemClock()
+    assert settings.slack_bot_token is not None
+    engine = make_engine(settings.database_url)
+    client = make_client(token=settings.slack_bot_token, base_url=settings.slack_api_url)
+    poster = SlackPoster(client, rate=settings.slack_post_rate, burst=settings.slack_post_burst)
+    delivery = Delivery(sink=poster, default_zone=settings.default_timezone)
+    worker = DeliveryWorker(engine=engine, delivery=delivery, clock=clock)
+    return Service(settings=settings, engine=engine, worker=worker)
+
+
+def prepare_database(engine: Engine) -> None:
+    """Migrate, and on SQLite (one process only) free leases a crashed run left behind."""
+    migrate.upgrade(engine)
+    if is_sqlite(engine):
+        with Session(engine) as session:
+            freed = jobs.release_all_locks(session)
+        if freed:
+            log.info("resuming %d delivery jobs interrupted by the last shutdown", freed)
+
+
+def create_app(settings: Settings, *, public_url: str, clock: Clock | None = None) -> Starlette:
+    """The ASGI app; its lifespan migrates the database and runs the delivery worker."""
+    clock = clock or SystemClock()
+    service = build_service(settings, clock=clock)
+    sms = TwilioSmsWebhook(
+        settings=settings,
+        public_url=public_url,
+        engine=service.engine,
+        now=clock.now,
+        on_stored=service.worker.wake,
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        prepare_database(service.engine)
+        service.worker.start()
+        log.info("smsbridge is up; Twilio webhook at %s/twilio/sms", public_url.rstrip("/"))
+        try:
+            yield
+        finally:
+            service.worker.stop()
+            service.engine.dispose()
+
+    routes = [
+        Route("/twilio/sms", sms, methods=["POST"]),
+        Route("/healthz", healthz(service.engine, clock.now), methods=["GET"]),
+    ]
+    return Starlette(routes=routes, lifespan=lifespan)

@@ -1,0 +1,42 @@
+"""What the chat side is asked to show, independent of Slack's markup."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from bridge.consent import Consent
+
+
+@dataclass(frozen=True)
+class ContactCard:
+    """The thread's first post: who the customer is, their consent and local time."""
+
+    display_name: str
+    phone_display: str
+    consent: Consent
+    consent_since: datetime | None
+    local_now: datetime
+    zone: str
+    zone_uncertain: bool
+    location: str | None
+
+
+@dataclass(frozen=True)
+class CustomerText:
+    """A conversation text from the customer, shown in the thread."""
+
+    body: str
+    received_at: datetime
+    num_media: int
+
+
+@dataclass(frozen=True)
+class ThreadEvent:
+    """Something that happened to the contact, shown in the thread but not a conversation."""
+
+    text: str
+    at: datetime
+
+
+PostContent = ContactCard | CustomerText | ThreadEvent

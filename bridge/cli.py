@@ -1,0 +1,99 @@
+"""The `smsbridge` command line."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+
+from bridge.config import ConfigError, Settings, load_settings
+
+log = logging.getLogger("smsbridge")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse the command line, load settings once, and run the command."""
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        print(f"smsbridge: configuration error: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    command: str = args.command
+    if command == "serve":
+        return _serve(settings, host=args.host, port=args.port)
+    if command == "worker":
+        return _worker(settings)
+    if command == "db":
+        return _db_upgrade(settings)
+    raise AssertionError(command)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="smsbridge", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="HTTP endpoints, delivery worker and scheduler")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    commands.add_parser("worker", help="delivery worker without HTTP")
+    db = commands.add_parser("db", help="database maintenance")
+    db_commands = db.add_subparsers(dest="db_command", required=True)
+    db_commands.add_parser("upgrade", help="apply schema migrations")
+    return parser
+
+
+def _require_credentials(settings: Settings) -> bool:
+    missing = settings.missing_credentials()
+    if missing:
+        print(
+            "smsbridge: set " + ", ".join(missing) + " in the environment or .env "
+            "(see .env.example); the built-in sandbox is not available yet",
+            file=sys.stderr,
+        )
+        return False
+    return True
+
+
+def _serve(settings: Settings, *, host: str, port: int) -> int:
+    import uvicorn
+
+    from bridge.app import create_app
+
+    if not _require_credentials(settings):
+        return 2
+    public_url = settings.public_url or f"http://{host}:{port}"
+    app = create_app(settings, public_url=public_url)
+    uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower(), access_log=False)
+    return 0
+
+
+def _worker(settings: Settings) -> int:
+    from bridge.app import build_service, prepare_database
+
+    if not _require_credentials(settings):
+        return 2
+    service = build_service(settings)
+    prepare_database(service.engine)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    service.worker.start()
+    log.info("delivery worker running")
+    stop.wait()
+    service.worker.stop()
+    return 0
+
+
+def _db_upgrade(settings: Settings) -> int:
+    from store.engine import make_engine
+    from store.migrate import upgrade
+
+    upgrade(make_engine(settings.database_url))
+    print("database is at the newest schema")
+    return 0

@@ -1,0 +1,145 @@
+"""Running one delivery job: what to post to the chat side, exactly once."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlmodel import Session, select
+
+from bridge.cards import CustomerText, PostContent, ThreadEvent
+from bridge.contact_card import card_for
+from bridge.ids import ChannelId, SlackTs
+from bridge.inbound import POST_EVENT, POST_TEXT, UPDATE_CARD
+from bridge.ports import ChatPost, ChatSink, ChatUnavailable
+from store.models import ConsentChange, Contact, Conversation, DeliveryJob, Message
+
+# How far before a row's creation to look for a post whose answer we lost.
+_RECONCILE_MARGIN = timedelta(minutes=5)
+
+
+class Delivery:
+    """Carries out jobs against a chat sink; raises ChatUnavailable to be retried."""
+
+    def __init__(self, *, sink: ChatSink, default_zone: str) -> None:
+        self._sink = sink
+        self._default_zone = default_zone
+
+    def run(self, session: Session, job: DeliveryJob, now: datetime) -> None:
+        """Do the job's work; the caller commits and marks it done."""
+        conversation = session.get(Conversation, job.conversation_id)
+        contact = session.get(Contact, job.contact_id)
+        if conversation is None or contact is None:
+            return
+        if job.kind == POST_TEXT:
+            self._ensure_thread(session, conversation, contact, now)
+            message = session.get(Message, job.message_id)
+            if message is not None:
+                content = CustomerText(message.body, message.created_at, message.num_media)
+                self._post_message(session, conversation, message, content, now)
+        elif job.kind == POST_EVENT and conversation.parent_ts:
+            message = session.get(Message, job.message_id)
+            if message is not None:
+                event = ThreadEvent(_event_text(session, message), message.created_at)
+                self._post_message(session, conversation, message, event, now)
+            self._update_card(conversation, contact, now)
+        elif job.kind == UPDATE_CARD and conversation.parent_ts:
+            self._update_card(conversation, contact, now)
+
+    def _ensure_thread(
+        self, session: Session, conversation: Conversation, contact: Contact, now: datetime
+    ) -> None:
+        if conversation.parent_ts:
+            return
+        card = card_for(contact, default_zone=self._default_zone, now=now)
+        post = ChatPost(ChannelId(conversation.channel), card, key=f"thread:{conversation.id}")
+        self._post_once(session, conversation, post, since=conversation.created_at, now=now)
+
+    def _post_message(
+        self,
+        session: Session,
+        conversation: Conversation,
+        message: Message,
+        content: PostContent,
+        now: datetime,
+    ) -> None:
+        post = ChatPost(
+            ChannelId(conversation.channel),
+            content,
+            key=f"message:{message.id}",
+            thread_ts=SlackTs(conversation.parent_ts or ""),
+        )
+        self._post_once(session, message, post, since=message.created_at, now=now)
+
+    def _post_once(
+        self,
+        session: Session,
+        row: Conversation | Message,
+        post: ChatPost,
+        *,
+        since: datetime,
+        now: datetime,
+    ) -> None:
+        """Post unless done; if an earlier attempt's answer was lost, look before posting."""
+        if _ts(row):
+            return
+        if _attempted(row) is not None:
+            found = self._sink.find(
+                post.channel, post.key, thread_ts=post.thread_ts, since=since - _RECONCILE_MARGIN
+            )
+            if found:
+                _record(session, row, found)
+                return
+        _mark_attempt(row, now)
+        session.add(row)
+        session.commit()
+        try:
+            ts = self._sink.post(post)
+        except ChatUnavailable as refused:
+            if not refused.uncertain:
+                _mark_attempt(row, None)
+                session.add(row)
+                session.commit()
+            raise
+        _record(session, row, ts)
+
+    def _update_card(self, conversation: Conversation, contact: Contact, now: datetime) -> None:
+        assert conversation.parent_ts is not None
+        card = card_for(contact, default_zone=self._default_zone, now=now)
+        self._sink.update_card(
+            ChannelId(conversation.channel), SlackTs(conversation.parent_ts), card
+        )
+
+
+def _ts(row: Conversation | Message) -> str | None:
+    return row.parent_ts if isinstance(row, Conversation) else row.slack_ts
+
+
+def _attempted(row: Conversation | Message) -> datetime | None:
+    return row.parent_attempted_at if isinstance(row, Conversation) else row.slack_attempted_at
+
+
+def _mark_attempt(row: Conversation | Message, at: datetime | None) -> None:
+    if isinstance(row, Conversation):
+        row.parent_attempted_at = at
+    else:
+        row.slack_attempted_at = at
+
+
+def _record(session: Session, row: Conversation | Message, ts: str) -> None:
+    if isinstance(row, Conversation):
+        row.parent_ts = ts
+    else:
+        row.slack_ts = ts
+        row.status = "posted"
+    session.add(row)
+    session.commit()
+
+
+def _event_text(session: Session, message: Message) -> str:
+    word = message.keyword or message.body.strip()
+    change = session.exec(
+        select(ConsentChange).where(ConsentChange.message_id == message.id)
+    ).first()
+    if change is not None:
+        return f"Texted {word}: {change.consent.replace('_', ' ')}"
+    return f"Texted {word}"

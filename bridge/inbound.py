@@ -1,0 +1,166 @@
+"""Accepting an inbound text: store it and its delivery job in one transaction."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from bridge.config import Settings
+from bridge.consent import Keyword, KeywordMatcher
+from bridge.ids import MessageSid
+from bridge.phones import masked, parse_e164
+from store import contacts, conversations, jobs
+from store.models import Contact, Message
+
+log = logging.getLogger(__name__)
+
+POST_TEXT, POST_EVENT, UPDATE_CARD = "post_text", "post_event", "update_card"
+
+
+@dataclass(frozen=True)
+class InboundText:
+    """An inbound SMS/MMS as Twilio describes it."""
+
+    sid: MessageSid
+    sender: str
+    to: str
+    body: str
+    num_media: int = 0
+    opt_out_type: str | None = None
+    city: str | None = None
+    state: str | None = None
+    zip: str | None = None
+    country: str | None = None
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """What became of an inbound text."""
+
+    message_id: int
+    duplicate: bool
+    keyword: Keyword | None = None
+
+
+def sender_key(raw: str) -> str:
+    """How a sender is stored: E.164 when it is a phone number, else as given (short codes)."""
+    return parse_e164(raw) or raw.strip()
+
+
+def accept(session: Session, *, settings: Settings, text: InboundText, at: datetime) -> Accepted:
+    """Store the text and what must be posted, idempotently on the Twilio SID."""
+    existing = conversations.message_by_sid(session, sid=text.sid)
+    if existing is not None:
+        assert existing.id is not None
+        return Accepted(existing.id, duplicate=True)
+    try:
+        accepted = _store(session, settings=settings, text=text, at=at)
+        session.commit()
+    except IntegrityError:
+        # A concurrent retry of the same webhook stored it first.
+        session.rollback()
+        existing = conversations.message_by_sid(session, sid=text.sid)
+        if existing is None:
+            raise
+        assert existing.id is not None
+        return Accepted(existing.id, duplicate=True)
+    return accepted
+
+
+def _store(session: Session, *, settings: Settings, text: InboundText, at: datetime) -> Accepted:
+    contact = contacts.get_or_create_contact(session, phone=sender_key(text.sender), at=at)
+    assert contact.id is not None
+    location_changed = _update_location(contact, text)
+    matcher = KeywordMatcher(
+        settings.opt_out_keywords, settings.opt_in_keywords, settings.help_keywords
+    )
+    keyword = matcher.match(text.body, text.opt_out_type)
+    conversation = conversations.open_conversation(
+        session, contact_id=contact.id, business_number=text.to
+    )
+    message = Message(
+        contact_id=contact.id,
+        conversation_id=conversation.id if conversation else None,
+        direction="inbound",
+        kind="keyword" if keyword else "text",
+        keyword=keyword.word[:40] if keyword else None,
+        body=text.body,
+        twilio_sid=text.sid,
+        from_number=contact.phone,
+        to_number=text.to,
+        num_media=text.num_media,
+        created_at=at,
+        updated_at=at,
+    )
+    if keyword is None and conversation is None:
+        conversation = conversations.start_conversation(
+            session,
+            contact_id=contact.id,
+            business_number=text.to,
+            channel=_channel_for(settings, text.to),
+            at=at,
+        )
+        message.conversation_id = conversation.id
+    session.add(message)
+    session.flush()
+    assert message.id is not None
+    if keyword is not None and keyword.consent is not None:
+        contacts.change_consent(
+            session,
+            contact=contact,
+            consent=keyword.consent.value,
+            source=f"texted {keyword.word}",
+            at=at,
+            message_id=message.id,
+        )
+    if conversation is not None:
+        conversation.last_message_at = at
+        session.add(conversation)
+        kind = POST_EVENT if keyword else POST_TEXT
+        jobs.enqueue(
+            session,
+            kind=kind,
+            contact_id=contact.id,
+            channel=conversation.channel,
+            conversation_id=conversation.id,
+            message_id=message.id,
+            at=at,
+        )
+        if location_changed and not keyword:
+            jobs.enqueue(
+                session,
+                kind=UPDATE_CARD,
+                contact_id=contact.id,
+                channel=conversation.channel,
+                conversation_id=conversation.id,
+                at=at,
+            )
+    log.info("inbound %s from %s stored as %s", text.sid, masked(contact.phone), message.kind)
+    return Accepted(message.id, duplicate=False, keyword=keyword)
+
+
+def _channel_for(settings: Settings, business_number: str) -> str:
+    channel = settings.channel_for(business_number)
+    if channel is not None:
+        return channel
+    if not settings.is_business_number(business_number):
+        log.warning(
+            "text to %s, which is neither in ROUTES nor TWILIO_FROM: posting to SLACK_CHANNEL",
+            masked(business_number),
+        )
+    assert settings.slack_channel is not None
+    return settings.slack_channel
+
+
+def _update_location(contact: Contact, text: InboundText) -> bool:
+    fields = {"city": text.city, "state": text.state, "zip": text.zip, "country": text.country}
+    changed = False
+    for name, value in fields.items():
+        if value and getattr(contact, name) != value:
+            setattr(contact, name, value)
+            changed = True
+    return changed

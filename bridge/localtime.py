@@ -1,0 +1,50 @@
+"""A contact's time zone and local time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from bridge.phones import zones_for
+
+
+@dataclass(frozen=True)
+class ContactZone:
+    """The zones a contact may be in; more than one means we are not sure which."""
+
+    zones: tuple[str, ...]
+    source: str
+
+    @property
+    def primary(self) -> str:
+        """The zone shown first."""
+        return self.zones[0]
+
+    @property
+    def uncertain(self) -> bool:
+        """Whether the number maps to several zones."""
+        return len(set(self.zones)) > 1
+
+
+def resolve_zone(*, phone: str, stored: str | None, default: str) -> ContactZone:
+    """Imported or set zone first, then what the number implies, then the default."""
+    if stored and _valid(stored):
+        return ContactZone((stored,), "set")
+    implied = tuple(zone for zone in zones_for(phone) if _valid(zone))
+    if implied:
+        return ContactZone(implied, "number")
+    return ContactZone((default,), "default")
+
+
+def local_time(zone: str, now: datetime) -> datetime:
+    """`now` seen in `zone`."""
+    return now.astimezone(ZoneInfo(zone))
+
+
+def _valid(zone: str) -> bool:
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True

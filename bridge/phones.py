@@ -1,0 +1,58 @@
+"""Phone numbers: parsing to E.164, display, and the time zones a number implies."""
+
+from __future__ import annotations
+
+import phonenumbers
+from phonenumbers import timezone as phone_timezones
+
+from bridge.ids import E164
+
+_UNKNOWN_ZONE = "Etc/Unknown"
+
+
+def parse_e164(raw: str, region: str | None = None) -> E164 | None:
+    """The number in E.164 form, or None when `raw` is not a possible phone number."""
+    try:
+        number = phonenumbers.parse(raw, region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_possible_number(number):
+        return None
+    return E164(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
+
+
+def international(number: str) -> str:
+    """A number as people read it internationally (+1 415-555-0100); other senders as given."""
+    try:
+        parsed = phonenumbers.parse(number, None)
+    except phonenumbers.NumberParseException:
+        return number
+    if not phonenumbers.is_possible_number(parsed):
+        return number
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+
+def masked(number: str) -> str:
+    """A number safe for logs at INFO: only the last two digits show."""
+    if len(number) <= 4:
+        return "*" * len(number)
+    return number[:2] + "*" * (len(number) - 4) + number[-2:]
+
+
+def zones_for(number: str) -> tuple[str, ...]:
+    """The IANA zones `phonenumbers` maps the number to; empty when it knows none."""
+    try:
+        parsed = phonenumbers.parse(number, None)
+    except phonenumbers.NumberParseException:
+        return ()
+    zones = phone_timezones.time_zones_for_number(parsed)
+    return tuple(zone for zone in zones if zone != _UNKNOWN_ZONE)
+
+
+def region_of(number: str) -> str | None:
+    """The ISO country code of the number, when known."""
+    try:
+        parsed = phonenumbers.parse(number, None)
+    except phonenumbers.NumberParseException:
+        return None
+    return phonenumbers.region_code_for_number(parsed)

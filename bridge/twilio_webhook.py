@@ -1,0 +1,134 @@
+"""`POST /twilio/sms`: verify Twilio's signature, store the text, answer empty TwiML."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from datetime import datetime
+from urllib.parse import parse_qsl
+
+from sqlalchemy import Engine
+from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from twilio.request_validator import RequestValidator
+
+from bridge.config import Settings
+from bridge.http_body import BodyTooLarge, read_capped
+from bridge.ids import MessageSid
+from bridge.inbound import InboundText, accept
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 64 * 1024
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
+_SID = re.compile(r"(SM|MM)[0-9a-fA-F]{32}")
+
+
+class Params(dict[str, str]):
+    """Form parameters keeping every value, as Twilio's validator expects (`getall`)."""
+
+    def __init__(self, pairs: list[tuple[str, str]]) -> None:
+        super().__init__()
+        self._all: dict[str, list[str]] = {}
+        for key, value in pairs:
+            self._all.setdefault(key, []).append(value)
+            self.setdefault(key, value)
+
+    def getall(self, key: str) -> list[str]:
+        """Every value given for `key`, in order."""
+        return self._all.get(key, [])
+
+
+class TwilioSmsWebhook:
+    """The ASGI endpoint for inbound texts; `on_stored` wakes the delivery worker."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        public_url: str,
+        engine: Engine,
+        now: Callable[[], datetime],
+        on_stored: Callable[[], None],
+    ) -> None:
+        assert settings.twilio_auth_token is not None
+        self._settings = settings
+        self._public_url = public_url.rstrip("/")
+        self._validator = RequestValidator(settings.twilio_auth_token)
+        self._engine = engine
+        self._now = now
+        self._on_stored = on_stored
+
+    async def __call__(self, request: Request) -> Response:
+        """Handle one webhook; every refusal is a 4xx with a short reason."""
+        if "application/x-www-form-urlencoded" not in request.headers.get("content-type", ""):
+            return PlainTextResponse("expected a form-encoded body", status_code=415)
+        try:
+            raw = await read_capped(request, MAX_BODY_BYTES)
+        except BodyTooLarge:
+            return PlainTextResponse("request body too large", status_code=413)
+        try:
+            params = Params(parse_qsl(raw.decode("utf-8"), keep_blank_values=True))
+        except (UnicodeDecodeError, ValueError):
+            return PlainTextResponse("malformed form body", status_code=400)
+        if not self._signed(request, params):
+            log.warning("refused a Twilio webhook with a missing or wrong signature")
+            return PlainTextResponse("invalid signature", status_code=403)
+        if params.get("AccountSid") != self._settings.twilio_account_sid:
+            log.warning("refused a Twilio webhook for another account")
+            return PlainTextResponse("unknown account", status_code=403)
+        text, problem = parse_inbound(params)
+        if text is None:
+            return PlainTextResponse(problem, status_code=400)
+        duplicate = await run_in_threadpool(self._store, text)
+        if not duplicate:
+            self._on_stored()
+        return Response(EMPTY_TWIML, media_type="text/xml")
+
+    def _signed(self, request: Request, params: Params) -> bool:
+        signature = request.headers.get("x-twilio-signature", "")
+        if not signature:
+            return False
+        # Proxies rewrite the URL we see: Twilio signed the public one.
+        url = self._public_url + request.url.path
+        if request.url.query:
+            url += "?" + request.url.query
+        return bool(self._validator.validate(url, params, signature))
+
+    def _store(self, text: InboundText) -> bool:
+        with Session(self._engine) as session:
+            return accept(session, settings=self._settings, text=text, at=self._now()).duplicate
+
+
+def parse_inbound(params: Params) -> tuple[InboundText | None, str]:
+    """The inbound text the parameters describe, or None and what is wrong."""
+    sid, sender, to = (params.get(k, "").strip() for k in ("MessageSid", "From", "To"))
+    if not _SID.fullmatch(sid):
+        return None, "MessageSid is missing or malformed"
+    if not sender or len(sender) > 32:
+        return None, "From is missing or malformed"
+    if not to or len(to) > 32:
+        return None, "To is missing or malformed"
+    num_media = params.get("NumMedia", "0").strip()
+    return (
+        InboundText(
+            sid=MessageSid(sid),
+            sender=sender,
+            to=to,
+            body=params.get("Body", ""),
+            num_media=int(num_media) if num_media.isdigit() and len(num_media) < 3 else 0,
+            opt_out_type=params.get("OptOutType") or None,
+            city=_short(params.get("FromCity")),
+            state=_short(params.get("FromState")),
+            zip=_short(params.get("FromZip")),
+            country=_short(params.get("FromCountry"), 8),
+        ),
+        "",
+    )
+
+
+def _short(value: str | None, limit: int = 100) -> str | None:
+    return value.strip()[:limit] or None if value else None

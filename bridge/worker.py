@@ -1,0 +1,126 @@
+"""The delivery worker: a thread that claims due jobs and runs them, woken on enqueue."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import uuid
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from bridge.delivery import Delivery
+from bridge.pacing import backoff_seconds
+from bridge.ports import ChatUnavailable, Clock
+from store import jobs
+from store.models import DeliveryJob
+
+log = logging.getLogger(__name__)
+
+# With several processes, a poll catches jobs another process queued.
+_IDLE_POLL_SECONDS = 2.0
+
+
+class DeliveryWorker:
+    """Runs the delivery queue in a background thread until stopped."""
+
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        delivery: Delivery,
+        clock: Clock,
+        lease: timedelta = timedelta(seconds=120),
+    ) -> None:
+        self._engine = engine
+        self._delivery = delivery
+        self._clock = clock
+        self._lease = lease
+        self._name = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._paused: dict[str, datetime] = {}
+        self._thread = threading.Thread(target=self._loop, name="delivery", daemon=True)
+
+    def start(self) -> None:
+        """Start the background thread."""
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Ask the thread to finish its current job and wait for it."""
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout)
+
+    def wake(self) -> None:
+        """A job was queued: look now rather than at the next poll."""
+        self._wake.set()
+
+    def run_pending(self) -> int:
+        """Run every job that is due now, in this thread; returns how many ran."""
+        ran = 0
+        while self._run_one():
+            ran += 1
+        return ran
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                if self._run_one():
+                    continue
+                timeout = self._idle_timeout()
+            except Exception:
+                log.exception("delivery loop failed; retrying shortly")
+                timeout = 1.0
+            self._wake.wait(timeout)
+            self._wake.clear()
+
+    def _run_one(self) -> bool:
+        now = self._clock.now()
+        self._paused = {ch: until for ch, until in self._paused.items() if until > now}
+        with Session(self._engine) as session:
+            job = jobs.claim_next(
+                session, now=now, worker=self._name, lease=self._lease, paused_channels=self._paused
+            )
+            if job is None:
+                return False
+            self._run(session, job)
+        return True
+
+    def _run(self, session: Session, job: DeliveryJob) -> None:
+        now = self._clock.now()
+        try:
+            self._delivery.run(session, job, now)
+        except ChatUnavailable as refused:
+            session.rollback()
+            delay = refused.retry_after or backoff_seconds(job.attempts)
+            if refused.retry_after:
+                self._paused[job.channel] = now + timedelta(seconds=refused.retry_after)
+            log.warning(
+                "job %s (%s) not delivered: %s; retry in %.1fs",
+                job.id,
+                job.kind,
+                refused.reason,
+                delay,
+            )
+            jobs.retry(session, job=job, at=now + timedelta(seconds=delay), error=refused.reason)
+            return
+        except Exception as exc:
+            session.rollback()
+            log.exception("job %s (%s) failed", job.id, job.kind)
+            delay = backoff_seconds(job.attempts)
+            jobs.retry(session, job=job, at=now + timedelta(seconds=delay), error=repr(exc))
+            return
+        jobs.complete(session, job=job, now=self._clock.now())
+        session.commit()
+
+    def _idle_timeout(self) -> float:
+        with Session(self._engine) as session:
+            due = jobs.next_dispatch_time(session)
+        if due is None:
+            return _IDLE_POLL_SECONDS
+        wait = (due - self._clock.now()).total_seconds()
+        return min(max(wait, 0.05), _IDLE_POLL_SECONDS)

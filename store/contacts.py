@@ -1,0 +1,71 @@
+"""Contacts and their consent ledger."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from store.models import ConsentChange, Contact
+
+
+def find_contact(session: Session, *, phone: str) -> Contact | None:
+    """The contact with this number, if we know them."""
+    return session.exec(select(Contact).where(Contact.phone == phone)).first()
+
+
+def get_or_create_contact(session: Session, *, phone: str, at: datetime) -> Contact:
+    """The contact with this number, created (never subscribed) on first contact."""
+    contact = find_contact(session, phone=phone)
+    if contact is not None:
+        return contact
+    contact = Contact(phone=phone, created_at=at)
+    try:
+        with session.begin_nested():
+            session.add(contact)
+    except IntegrityError:
+        # Another request created the same contact between our read and write.
+        existing = find_contact(session, phone=phone)
+        assert existing is not None
+        return existing
+    return contact
+
+
+def change_consent(
+    session: Session,
+    *,
+    contact: Contact,
+    consent: str,
+    source: str,
+    at: datetime,
+    message_id: int | None = None,
+) -> bool:
+    """Set the contact's consent and keep the change in the ledger; False if unchanged."""
+    if contact.consent == consent:
+        return False
+    assert contact.id is not None
+    session.add(
+        ConsentChange(
+            contact_id=contact.id,
+            consent=consent,
+            previous=contact.consent,
+            source=source,
+            message_id=message_id,
+            at=at,
+        )
+    )
+    contact.consent = consent
+    contact.consent_changed_at = at
+    session.add(contact)
+    return True
+
+
+def consent_history(session: Session, *, contact_id: int) -> list[ConsentChange]:
+    """Every consent change of a contact, oldest first."""
+    query = (
+        select(ConsentChange)
+        .where(ConsentChange.contact_id == contact_id)
+        .order_by(ConsentChange.id)  # type: ignore[arg-type]
+    )
+    return list(session.exec(query))

@@ -1,0 +1,139 @@
+"""The durable delivery queue: jobs are claimed with a lease and run in order per contact."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, or_, update
+from sqlalchemy.orm import aliased
+from sqlmodel import Session, col, select
+
+from store.models import DeliveryJob
+
+PENDING, DONE = "pending", "done"
+
+
+def enqueue(
+    session: Session,
+    *,
+    kind: str,
+    contact_id: int,
+    channel: str,
+    at: datetime,
+    conversation_id: int | None = None,
+    message_id: int | None = None,
+) -> DeliveryJob:
+    """Add a job in the caller's transaction, so it commits with the data it delivers."""
+    job = DeliveryJob(
+        kind=kind,
+        contact_id=contact_id,
+        channel=channel,
+        conversation_id=conversation_id,
+        message_id=message_id,
+        dispatch_time=at,
+        created_at=at,
+    )
+    session.add(job)
+    return job
+
+
+def claim_next(
+    session: Session,
+    *,
+    now: datetime,
+    worker: str,
+    lease: timedelta,
+    paused_channels: Collection[str] = (),
+) -> DeliveryJob | None:
+    """Lease the oldest due job that heads its contact's queue; None when nothing is due."""
+    job = aliased(DeliveryJob)
+    earlier = aliased(DeliveryJob)
+    blocked = (
+        select(earlier.id)
+        .where(earlier.contact_id == job.contact_id)
+        .where(earlier.state == PENDING)
+        .where(col(earlier.id) < col(job.id))
+        .exists()
+    )
+    query = (
+        select(job)
+        .where(job.state == PENDING)
+        .where(col(job.dispatch_time) <= now)
+        .where(or_(col(job.locked_until).is_(None), col(job.locked_until) < now))
+        .where(~blocked)
+        .order_by(col(job.dispatch_time), col(job.id))
+        .limit(1)
+    )
+    if paused_channels:
+        query = query.where(col(job.channel).not_in(list(paused_channels)))
+    candidate = session.exec(query).first()
+    if candidate is None:
+        return None
+    claimed = session.execute(
+        update(DeliveryJob)
+        .where(col(DeliveryJob.id) == candidate.id)
+        .where(or_(col(DeliveryJob.locked_until).is_(None), col(DeliveryJob.locked_until) < now))
+        .values(locked_until=now + lease, locked_by=worker)
+    )
+    session.commit()
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        return None
+    session.refresh(candidate)
+    return candidate
+
+
+def complete(session: Session, *, job: DeliveryJob, now: datetime) -> None:
+    """Mark a job done; call in the transaction that records its effect."""
+    job.state = DONE
+    job.completed_at = now
+    job.locked_until = None
+    job.last_error = None
+    session.add(job)
+
+
+def retry(session: Session, *, job: DeliveryJob, at: datetime, error: str) -> None:
+    """Put a job back to run again at `at`, keeping why it failed."""
+    job.attempts += 1
+    job.dispatch_time = at
+    job.locked_until = None
+    job.locked_by = None
+    job.last_error = error[:500]
+    session.add(job)
+    session.commit()
+
+
+def release_all_locks(session: Session) -> int:
+    """Free every lease; only safe when no other process can be working (SQLite)."""
+    result = session.execute(
+        update(DeliveryJob)
+        .where(col(DeliveryJob.state) == PENDING)
+        .where(col(DeliveryJob.locked_until).is_not(None))
+        .values(locked_until=None, locked_by=None)
+    )
+    session.commit()
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def next_dispatch_time(session: Session) -> datetime | None:
+    """When the earliest pending job becomes due."""
+    query = select(func.min(DeliveryJob.dispatch_time)).where(DeliveryJob.state == PENDING)
+    return session.exec(query).one()
+
+
+@dataclass(frozen=True)
+class QueueStats:
+    """How much is waiting and since when."""
+
+    pending: int
+    oldest: datetime | None
+
+
+def queue_stats(session: Session) -> QueueStats:
+    """Pending jobs and the creation time of the oldest."""
+    query = select(func.count(), func.min(DeliveryJob.created_at)).where(
+        DeliveryJob.state == PENDING
+    )
+    count, oldest = session.exec(query).one()
+    return QueueStats(pending=int(count), oldest=oldest)

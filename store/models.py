@@ -1,0 +1,111 @@
+"""The tables: contacts, their consent history, conversations, messages and the delivery queue."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from store.types import UtcDateTime
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware, in UTC."""
+    return datetime.now(UTC)
+
+
+def _when(*, nullable: bool = False, index: bool = False) -> Column[datetime]:
+    return Column(UtcDateTime(), nullable=nullable, index=index)
+
+
+class Contact(SQLModel, table=True):
+    """A person who texts us, keyed by their number (E.164, or the sender ID as given)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    phone: str = Field(max_length=32, unique=True)
+    name: str | None = Field(default=None, max_length=200)
+    consent: str = Field(default="never_subscribed", max_length=20)
+    consent_changed_at: datetime | None = Field(default=None, sa_column=_when(nullable=True))
+    timezone: str | None = Field(default=None, max_length=64)
+    city: str | None = Field(default=None, max_length=100)
+    state: str | None = Field(default=None, max_length=100)
+    zip: str | None = Field(default=None, max_length=20)
+    country: str | None = Field(default=None, max_length=8)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_when())
+
+
+class ConsentChange(SQLModel, table=True):
+    """One change of a contact's SMS consent, with where it came from: the audit ledger."""
+
+    __tablename__ = "consent_change"
+    id: int | None = Field(default=None, primary_key=True)
+    contact_id: int = Field(foreign_key="contact.id", index=True)
+    consent: str = Field(max_length=20)
+    previous: str = Field(max_length=20)
+    source: str = Field(max_length=100)
+    message_id: int | None = Field(default=None, foreign_key="message.id")
+    at: datetime = Field(default_factory=utcnow, sa_column=_when())
+
+
+class Conversation(SQLModel, table=True):
+    """A contact's thread in an inbox channel, for one business number."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    contact_id: int = Field(foreign_key="contact.id", index=True)
+    business_number: str = Field(max_length=32)
+    channel: str = Field(max_length=32)
+    parent_ts: str | None = Field(default=None, max_length=32)
+    parent_attempted_at: datetime | None = Field(default=None, sa_column=_when(nullable=True))
+    status: str = Field(default="open", max_length=20)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_when())
+    last_message_at: datetime = Field(default_factory=utcnow, sa_column=_when())
+
+    __table_args__ = (Index("ix_conversation_channel_parent", "channel", "parent_ts"),)
+
+
+class Message(SQLModel, table=True):
+    """A text in either direction; `kind` is `text` for conversation, `keyword` for events."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    contact_id: int = Field(foreign_key="contact.id", index=True)
+    conversation_id: int | None = Field(default=None, foreign_key="conversation.id", index=True)
+    direction: str = Field(max_length=10)
+    kind: str = Field(default="text", max_length=10)
+    keyword: str | None = Field(default=None, max_length=40)
+    body: str = Field(default="", sa_column=Column(Text, nullable=False))
+    twilio_sid: str | None = Field(default=None, max_length=64, unique=True)
+    from_number: str = Field(max_length=32)
+    to_number: str = Field(max_length=32)
+    num_media: int = 0
+    slack_ts: str | None = Field(default=None, max_length=32)
+    slack_attempted_at: datetime | None = Field(default=None, sa_column=_when(nullable=True))
+    status: str = Field(default="received", max_length=20)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_when())
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=_when())
+
+
+class DeliveryJob(SQLModel, table=True):
+    """Durable work for the delivery workers; per contact, jobs run strictly in id order."""
+
+    __tablename__ = "delivery_job"
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=30)
+    contact_id: int = Field(foreign_key="contact.id")
+    conversation_id: int | None = Field(default=None, foreign_key="conversation.id")
+    message_id: int | None = Field(default=None, foreign_key="message.id")
+    channel: str = Field(max_length=32)
+    state: str = Field(default="pending", max_length=20)
+    attempts: int = 0
+    dispatch_time: datetime = Field(default_factory=utcnow, sa_column=_when())
+    locked_until: datetime | None = Field(default=None, sa_column=_when(nullable=True))
+    locked_by: str | None = Field(default=None, max_length=100)
+    last_error: str | None = Field(default=None, max_length=500)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_when())
+    completed_at: datetime | None = Field(default=None, sa_column=_when(nullable=True))
+
+    __table_args__ = (
+        Index("ix_delivery_job_due", "state", "dispatch_time"),
+        Index("ix_delivery_job_contact_state", "contact_id", "state"),
+        UniqueConstraint("kind", "message_id", name="uq_delivery_job_kind_message"),
+    )

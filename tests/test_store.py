@@ -1,0 +1,118 @@
+"""The store: migrations match the models, and the queue keeps order per contact."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Engine
+from sqlmodel import Session, SQLModel
+
+from store import contacts, jobs, migrate
+from store.models import Contact
+from tests.conftest import FakeClock
+
+
+def test_migrations_build_exactly_the_models(engine: Engine) -> None:
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        assert compare_metadata(context, SQLModel.metadata) == []
+    assert not migrate.pending(engine)
+
+
+def test_sqlite_runs_in_wal_mode(engine: Engine) -> None:
+    with engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+
+
+def _contact(session: Session, phone: str, clock: FakeClock) -> int:
+    contact = contacts.get_or_create_contact(session, phone=phone, at=clock.now())
+    session.commit()
+    assert contact.id is not None
+    return contact.id
+
+
+def test_jobs_run_in_order_per_contact_and_in_parallel_across(
+    engine: Engine, clock: FakeClock
+) -> None:
+    lease = timedelta(seconds=60)
+    with Session(engine) as session:
+        alice = _contact(session, "+14155550100", clock)
+        bob = _contact(session, "+14155550101", clock)
+        for contact_id in (alice, alice, bob):
+            jobs.enqueue(session, kind="k", contact_id=contact_id, channel="C1", at=clock.now())
+        session.commit()
+        first = jobs.claim_next(session, now=clock.now(), worker="w", lease=lease)
+        assert first is not None and first.contact_id == alice
+        # Alice's second job waits for her first; Bob's does not.
+        second = jobs.claim_next(session, now=clock.now(), worker="w", lease=lease)
+        assert second is not None and second.contact_id == bob
+        assert jobs.claim_next(session, now=clock.now(), worker="w", lease=lease) is None
+        jobs.complete(session, job=first, now=clock.now())
+        session.commit()
+        third = jobs.claim_next(session, now=clock.now(), worker="w", lease=lease)
+        assert third is not None and third.contact_id == alice and third.id != first.id
+
+
+def test_a_retried_job_blocks_its_contact_until_due(engine: Engine, clock: FakeClock) -> None:
+    lease = timedelta(seconds=60)
+    with Session(engine) as session:
+        alice = _contact(session, "+14155550100", clock)
+        for _ in range(2):
+            jobs.enqueue(session, kind="k", contact_id=alice, channel="C1", at=clock.now())
+        session.commit()
+        job = jobs.claim_next(session, now=clock.now(), worker="w", lease=lease)
+        assert job is not None
+        jobs.retry(session, job=job, at=clock.now() + timedelta(seconds=30), error="boom")
+        assert jobs.claim_next(session, now=clock.now(), worker="w", lease=lease) is None
+        clock.advance(31)
+        again = jobs.claim_next(session, now=clock.now(), worker="w", lease=lease)
+        assert again is not None and again.id == job.id and again.attempts == 1
+
+
+def test_an_expired_lease_is_claimed_again(engine: Engine, clock: FakeClock) -> None:
+    lease = timedelta(seconds=60)
+    with Session(engine) as session:
+        alice = _contact(session, "+14155550100", clock)
+        jobs.enqueue(session, kind="k", contact_id=alice, channel="C1", at=clock.now())
+        session.commit()
+        assert jobs.claim_next(session, now=clock.now(), worker="a", lease=lease) is not None
+        assert jobs.claim_next(session, now=clock.now(), worker="b", lease=lease) is None
+        clock.advance(61)
+        taken = jobs.claim_next(session, now=clock.now(), worker="b", lease=lease)
+        assert taken is not None and taken.locked_by == "b"
+
+
+def test_paused_channels_are_skipped(engine: Engine, clock: FakeClock) -> None:
+    lease = timedelta(seconds=60)
+    with Session(engine) as session:
+        alice = _contact(session, "+14155550100", clock)
+        bob = _contact(session, "+14155550101", clock)
+        jobs.enqueue(session, kind="k", contact_id=alice, channel="C1", at=clock.now())
+        jobs.enqueue(session, kind="k", contact_id=bob, channel="C2", at=clock.now())
+        session.commit()
+        job = jobs.claim_next(
+            session, now=clock.now(), worker="w", lease=lease, paused_channels={"C1"}
+        )
+        assert job is not None and job.channel == "C2"
+
+
+def test_consent_changes_are_kept_with_source_and_time(engine: Engine, clock: FakeClock) -> None:
+    with Session(engine) as session:
+        contact = contacts.get_or_create_contact(session, phone="+14155550100", at=clock.now())
+        session.flush()
+        assert contacts.change_consent(
+            session, contact=contact, consent="subscribed", source="texted START", at=clock.now()
+        )
+        assert not contacts.change_consent(
+            session, contact=contact, consent="subscribed", source="texted YES", at=clock.now()
+        )
+        session.commit()
+        assert contact.id is not None
+        history = contacts.consent_history(session, contact_id=contact.id)
+        assert [(c.previous, c.consent, c.source) for c in history] == [
+            ("never_subscribed", "subscribed", "texted START")
+        ]
+        assert history[0].at == clock.now()
+        assert session.get(Contact, contact.id) is not None
