@@ -80,7 +80,7 @@ def create_app(settings: Settings, *, public_url: str, clock: Clock | None = Non
             service.engine.dispose()
 
     routes = [
-        Route("/twilio/sms", sms, methods=["POST"]),
+        Route("/twilio/sms", sms.handle, methods=["POST"]),
         Route("/healthz", healthz(service.engine, clock.now), methods=["GET"]),
     ]
     return Starlette(routes=routes, lifespan=lifespan)

@@ -62,7 +62,7 @@ class TwilioSmsWebhook:
         self._now = now
         self._on_stored = on_stored
 
-    async def __call__(self, request: Request) -> Response:
+    async def handle(self, request: Request) -> Response:
         """Handle one webhook; every refusal is a 4xx with a short reason."""
         if "application/x-www-form-urlencoded" not in request.headers.get("content-type", ""):
             return PlainTextResponse("expected a form-encoded body", status_code=415)

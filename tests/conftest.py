@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 from bridge.config import Settings, load_settings
 from store.engine import make_engine
 from store.migrate import upgrade
+from tests.emulators import SlackEmulator
 
 ACCOUNT_SID = "AC" + "0" * 31 + "1"
 AUTH_TOKEN = "twilio-auth-token-for-tests"
@@ -63,6 +64,13 @@ class FakeClock:
     def advance(self, seconds: float) -> None:
         """Move time forward."""
         self.current += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def slack() -> Iterator[SlackEmulator]:
+    """A Slack Web API emulator on 127.0.0.1."""
+    with SlackEmulator() as emulator:
+        yield emulator
 
 
 @pytest.fixture

@@ -6,8 +6,8 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from bridge.config import Settings, load_settings
-from bridge.inbound import POST_EVENT, POST_TEXT, InboundText, accept
 from bridge.ids import MessageSid
+from bridge.inbound import POST_EVENT, POST_TEXT, InboundText, accept
 from store.models import Contact, Conversation, DeliveryJob, Message
 from tests.conftest import BUSINESS, CHANNEL, FakeClock, base_env
 
@@ -79,9 +79,7 @@ def test_a_keyword_in_a_thread_is_an_event(
         assert session.exec(select(Contact)).one().consent == "unsubscribed"
 
 
-def test_unrouted_business_numbers_fall_back_to_the_inbox(
-    engine: Engine, clock: FakeClock
-) -> None:
+def test_unrouted_business_numbers_fall_back_to_the_inbox(engine: Engine, clock: FakeClock) -> None:
     settings = load_settings(base_env(ROUTES="+15550002222=C0SALES"), env_file=None)
     with Session(engine) as session:
         routed = InboundText(MessageSid("SM" + "a" * 32), CUSTOMER, "+15550002222", "hi")
