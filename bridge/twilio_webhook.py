@@ -19,6 +19,7 @@ from bridge.config import Settings
 from bridge.http_body import BodyTooLarge, read_capped
 from bridge.ids import MessageSid
 from bridge.inbound import InboundText, accept
+from store.engine import write_gate
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +100,7 @@ class TwilioSmsWebhook:
         return bool(self._validator.validate(url, params, signature))
 
     def _store(self, text: InboundText) -> bool:
-        with Session(self._engine) as session:
+        with write_gate(self._engine), Session(self._engine) as session:
             return accept(session, settings=self._settings, text=text, at=self._now()).duplicate
 
 
