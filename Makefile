@@ -20,7 +20,7 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 unit: $(STAMP)
-	$(BIN)/pytest -q
+	.ci/with-postgres $(BIN)/pytest -q
 
 test: lint unit
 

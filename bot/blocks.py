@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from bot.escape import escape, truncate
@@ -53,7 +53,7 @@ def consent_line(card: ContactCard) -> str:
     """Consent status, with when it last changed."""
     line = _CONSENT_LABELS[card.consent]
     if card.consent_since is not None:
-        line += f" since {_short_date(card.consent_since.astimezone(card.local_now.tzinfo))}"
+        line += f" since {slack_date(card.consent_since)}"
     return line
 
 
@@ -83,5 +83,7 @@ def _event(event: ThreadEvent) -> tuple[str, Blocks]:
     return text, [{"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}]
 
 
-def _short_date(when: datetime) -> str:
-    return when.strftime("%d %b %H:%M").lstrip("0")
+def slack_date(when: datetime) -> str:
+    """A time Slack shows in each reader's own zone, e.g. `12 Mar 14:02`."""
+    fallback = when.astimezone(UTC).strftime("%d %b %Y %H:%M UTC").lstrip("0")
+    return f"<!date^{int(when.timestamp())}^{{date_short}} {{time}}|{fallback}>"

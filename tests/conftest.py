@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, create_engine
+from sqlalchemy.engine import make_url
 
 from bridge.config import Settings, load_settings
 from store.engine import make_engine
@@ -42,13 +46,40 @@ def settings() -> Settings:
     return load_settings(base_env(), env_file=None)
 
 
-@pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    """A migrated SQLite database in a temporary directory."""
-    engine = make_engine(f"sqlite:///{tmp_path / 'test.db'}")
-    upgrade(engine)
-    yield engine
-    engine.dispose()
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """A migrated, empty database: SQLite in a temporary file, or a fresh PostgreSQL one."""
+    if request.param == "sqlite":
+        engine = make_engine(f"sqlite:///{tmp_path / 'test.db'}")
+        upgrade(engine)
+        yield engine
+        engine.dispose()
+        return
+    with postgres_database() as url:
+        engine = make_engine(url)
+        upgrade(engine)
+        yield engine
+        engine.dispose()
+
+
+@contextlib.contextmanager
+def postgres_database() -> Iterator[str]:
+    """A new database on the test cluster (`.ci/with-postgres`), dropped afterwards."""
+    admin_url = os.environ.get("SMSBRIDGE_TEST_POSTGRES_URL")
+    if not admin_url:
+        if os.environ.get("SMSBRIDGE_REQUIRE_POSTGRES") == "1":
+            pytest.fail("SMSBRIDGE_TEST_POSTGRES_URL is not set: run the tests via make test")
+        pytest.skip("no PostgreSQL cluster (run via make test to get one)")
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'DROP DATABASE "{name}" WITH (FORCE)')
+        admin.dispose()
 
 
 class FakeClock:

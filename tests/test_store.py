@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -10,6 +11,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, SQLModel
 
 from store import contacts, jobs, migrate
+from store.engine import make_engine
 from store.models import Contact
 from tests.conftest import FakeClock
 
@@ -21,9 +23,12 @@ def test_migrations_build_exactly_the_models(engine: Engine) -> None:
     assert not migrate.pending(engine)
 
 
-def test_sqlite_runs_in_wal_mode(engine: Engine) -> None:
+def test_sqlite_runs_in_wal_mode(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'wal.db'}")
     with engine.connect() as connection:
         assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    engine.dispose()
 
 
 def _contact(session: Session, phone: str, clock: FakeClock) -> int:
