@@ -68,6 +68,8 @@ class DeliveryWorker:
 
     def _loop(self) -> None:
         while not self._stop.is_set():
+            # Cleared before looking, so a wake-up during the look is not lost.
+            self._wake.clear()
             try:
                 if self._run_one():
                     continue
@@ -76,7 +78,6 @@ class DeliveryWorker:
                 log.exception("delivery loop failed; retrying shortly")
                 timeout = 1.0
             self._wake.wait(timeout)
-            self._wake.clear()
 
     def _run_one(self) -> bool:
         now = self._clock.now()
@@ -118,9 +119,13 @@ class DeliveryWorker:
         session.commit()
 
     def _idle_timeout(self) -> float:
+        """Until the next job is due, a paused channel resumes, or the poll comes round."""
         with Session(self._engine) as session:
             due = jobs.next_dispatch_time(session)
-        if due is None:
-            return _IDLE_POLL_SECONDS
-        wait = (due - self._clock.now()).total_seconds()
-        return min(max(wait, 0.05), _IDLE_POLL_SECONDS)
+        now = self._clock.now()
+        waits = [_IDLE_POLL_SECONDS]
+        if due is not None and due > now:
+            waits.append((due - now).total_seconds())
+        if self._paused:
+            waits.append((min(self._paused.values()) - now).total_seconds())
+        return max(min(waits), 0.05)
