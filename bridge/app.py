@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -47,13 +49,28 @@ def build_service(settings: Settings, *, clock: Clock | None = None) -> Service:
 
 
 def prepare_database(engine: Engine) -> None:
-    """Migrate, and on SQLite (one process only) free leases a crashed run left behind."""
+    """Migrate, and free the delivery leases a crashed run of this host left behind."""
     migrate.upgrade(engine)
-    if is_sqlite(engine):
-        with Session(engine) as session:
+    with Session(engine) as session:
+        if is_sqlite(engine):
+            # SQLite is served by one process only: every lease is a leftover.
             freed = jobs.release_all_locks(session)
-        if freed:
-            log.info("resuming %d delivery jobs interrupted by the last shutdown", freed)
+        else:
+            freed = jobs.release_locks_of_dead_workers(
+                session, host=socket.gethostname(), pid=os.getpid(), alive=_alive
+            )
+    if freed:
+        log.info("resuming %d delivery jobs interrupted by the last shutdown", freed)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def create_app(settings: Settings, *, public_url: str, clock: Clock | None = None) -> Starlette:

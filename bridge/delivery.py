@@ -41,9 +41,9 @@ class Delivery:
             if message is not None:
                 event = ThreadEvent(_event_text(session, message), message.created_at)
                 self._post_message(session, conversation, message, event, now)
-            self._update_card(conversation, contact, now)
+            self._update_card(session, conversation, contact, now)
         elif job.kind == UPDATE_CARD and conversation.parent_ts:
-            self._update_card(conversation, contact, now)
+            self._update_card(session, conversation, contact, now)
 
     def _ensure_thread(
         self, session: Session, conversation: Conversation, contact: Contact, now: datetime
@@ -68,7 +68,13 @@ class Delivery:
             key=f"message:{message.id}",
             thread_ts=SlackTs(conversation.parent_ts or ""),
         )
-        self._post_once(session, message, post, since=message.created_at, now=now)
+        try:
+            self._post_once(session, message, post, since=message.created_at, now=now)
+        except ChatUnavailable as refused:
+            if refused.reason == "thread_not_found":
+                # Someone deleted the thread's parent: the next attempt opens a new thread.
+                _forget_thread(session, conversation)
+            raise
 
     def _post_once(
         self,
@@ -102,12 +108,26 @@ class Delivery:
             raise
         _record(session, row, ts)
 
-    def _update_card(self, conversation: Conversation, contact: Contact, now: datetime) -> None:
+    def _update_card(
+        self, session: Session, conversation: Conversation, contact: Contact, now: datetime
+    ) -> None:
         assert conversation.parent_ts is not None
         card = card_for(contact, default_zone=self._default_zone, now=now)
-        self._sink.update_card(
-            ChannelId(conversation.channel), SlackTs(conversation.parent_ts), card
-        )
+        try:
+            self._sink.update_card(
+                ChannelId(conversation.channel), SlackTs(conversation.parent_ts), card
+            )
+        except ChatUnavailable as refused:
+            if refused.reason != "message_not_found":
+                raise
+            _forget_thread(session, conversation)
+
+
+def _forget_thread(session: Session, conversation: Conversation) -> None:
+    conversation.parent_ts = None
+    conversation.parent_attempted_at = None
+    session.add(conversation)
+    session.commit()
 
 
 def _ts(row: Conversation | Message) -> str | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -110,6 +110,38 @@ def release_all_locks(session: Session) -> int:
         update(DeliveryJob)
         .where(col(DeliveryJob.state) == PENDING)
         .where(col(DeliveryJob.locked_until).is_not(None))
+        .values(locked_until=None, locked_by=None)
+    )
+    session.commit()
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def release_locks_of_dead_workers(
+    session: Session, *, host: str, pid: int, alive: Callable[[int], bool]
+) -> int:
+    """Free leases held by earlier processes on this host that are gone.
+
+    Workers name themselves `host:pid:nonce`. A lease of ours with our own pid belongs to an
+    earlier incarnation (a restarted container reuses pids); one whose pid is dead is stale.
+    """
+    holders = session.exec(
+        select(DeliveryJob.locked_by)
+        .where(DeliveryJob.state == PENDING)
+        .where(col(DeliveryJob.locked_by).startswith(f"{host}:"))
+        .distinct()
+    ).all()
+    stale = []
+    for holder in holders:
+        assert holder is not None
+        holder_pid = holder.split(":")[1]
+        if holder_pid.isdigit() and (int(holder_pid) == pid or not alive(int(holder_pid))):
+            stale.append(holder)
+    if not stale:
+        return 0
+    result = session.execute(
+        update(DeliveryJob)
+        .where(col(DeliveryJob.state) == PENDING)
+        .where(col(DeliveryJob.locked_by).in_(stale))
         .values(locked_until=None, locked_by=None)
     )
     session.commit()

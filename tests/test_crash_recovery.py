@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import CHANNEL, base_env
+from tests.conftest import CHANNEL, base_env, postgres_database
 from tests.emulators import SlackEmulator
 from tests.harness import Twilio, texts_in, wait_for_thread
 
@@ -30,7 +30,7 @@ def free_port() -> int:
 class Process:
     """`python -m bridge serve` as a real process, as an operator runs it."""
 
-    def __init__(self, tmp_path: Path, slack: SlackEmulator) -> None:
+    def __init__(self, tmp_path: Path, slack: SlackEmulator, database_url: str = "") -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {
@@ -38,7 +38,7 @@ class Process:
             "PYTHONPATH": str(ROOT),
             **base_env(
                 SLACK_API_URL=slack.url,
-                DATABASE_URL=f"sqlite:///{tmp_path / 'bridge.db'}",
+                DATABASE_URL=database_url or f"sqlite:///{tmp_path / 'bridge.db'}",
                 PUBLIC_URL=self.url,
                 TWILIO_API_URL="http://127.0.0.1:9",
                 LOG_LEVEL="WARNING",
@@ -70,11 +70,19 @@ class Process:
             self.proc.wait(15)
 
 
-@pytest.fixture
-def process(tmp_path: Path, slack: SlackEmulator) -> Iterator[Process]:
-    process = Process(tmp_path, slack)
-    yield process
-    process.terminate()
+@pytest.fixture(params=["sqlite", "postgresql"])
+def process(
+    request: pytest.FixtureRequest, tmp_path: Path, slack: SlackEmulator
+) -> Iterator[Process]:
+    if request.param == "sqlite":
+        process = Process(tmp_path, slack)
+        yield process
+        process.terminate()
+        return
+    with postgres_database() as url:
+        process = Process(tmp_path, slack, url)
+        yield process
+        process.terminate()
 
 
 @pytest.mark.parametrize("hang_on", [1, 2], ids=["while-posting-header", "while-posting-text"])

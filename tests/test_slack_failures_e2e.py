@@ -90,3 +90,21 @@ def test_texts_accepted_while_slack_is_down_are_delivered_after_a_restart(
     finally:
         server.stop()
     assert texts_in(slack, parent["ts"]) == ["one", "two"]
+
+
+def test_a_deleted_thread_is_opened_again_for_the_next_text(
+    tmp_path: Path, slack: SlackEmulator
+) -> None:
+    server, twilio = boot(tmp_path, slack)
+    try:
+        twilio.text(1, "first")
+        [old] = wait_for_thread(slack, replies=1)
+        for reply in slack.thread(CHANNEL, old["ts"]):
+            slack.delete_message(CHANNEL, reply["ts"])
+        slack.delete_message(CHANNEL, old["ts"])
+        twilio.text(2, "second")
+        [new] = wait_for_thread(slack, replies=1)
+    finally:
+        server.stop()
+    assert new["ts"] != old["ts"] and "+1 415-555-0100" in str(new["blocks"])
+    assert texts_in(slack, new["ts"]) == ["second"]

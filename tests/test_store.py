@@ -8,11 +8,11 @@ from pathlib import Path
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine
-from sqlmodel import Session, SQLModel
+from sqlmodel import Session, SQLModel, select
 
 from store import contacts, jobs, migrate
 from store.engine import make_engine
-from store.models import Contact
+from store.models import Contact, DeliveryJob
 from tests.conftest import FakeClock
 
 
@@ -121,3 +121,23 @@ def test_consent_changes_are_kept_with_source_and_time(engine: Engine, clock: Fa
         ]
         assert history[0].at == clock.now()
         assert session.get(Contact, contact.id) is not None
+
+
+def test_leases_of_dead_or_earlier_processes_on_this_host_are_freed(
+    engine: Engine, clock: FakeClock
+) -> None:
+    lease = timedelta(seconds=600)
+    with Session(engine) as session:
+        ids = [_contact(session, f"+1415555010{n}", clock) for n in range(4)]
+        for contact_id in ids:
+            jobs.enqueue(session, kind="k", contact_id=contact_id, channel="C1", at=clock.now())
+        session.commit()
+        for worker in ("here:100:a", "here:200:b", "here:300:c", "there:100:d"):
+            assert jobs.claim_next(session, now=clock.now(), worker=worker, lease=lease)
+        # pid 100 is dead, 200 is alive, 300 is our own pid from an earlier run.
+        freed = jobs.release_locks_of_dead_workers(
+            session, host="here", pid=300, alive=lambda pid: pid == 200
+        )
+        assert freed == 2
+        holders = {j.locked_by for j in session.exec(select(DeliveryJob))}
+        assert holders == {None, "here:200:b", "there:100:d"}

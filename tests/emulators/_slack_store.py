@@ -94,6 +94,12 @@ class SlackStore:
         self._channels.setdefault(channel, []).append(message)
         self._index[(channel, message["ts"])] = message
 
+    def remove(self, channel: str, ts: str) -> None:
+        """Delete a message; its replies, if any, stay (as Slack keeps them)."""
+        message = self._index.pop((channel, str(ts)), None)
+        if message is not None:
+            self._channels[channel].remove(message)
+
     def get(self, channel: str, ts: str) -> Message | None:
         """The stored (mutable) message, or None."""
         return self._index.get((channel, str(ts)))

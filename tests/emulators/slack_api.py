@@ -154,6 +154,11 @@ class SlackEmulator(SlackWebApi, EmulatorServer):
         with self._lock:
             return str(self._store_message(channel, fields, thread_ts, reply_broadcast)["ts"])
 
+    def delete_message(self, channel: str, ts: str) -> None:
+        """Remove a message as a person deleting it in Slack would (no tombstone)."""
+        with self._lock:
+            self._store.remove(channel, ts)
+
     def add_user(self, user_id: str, name: str, **overrides: Any) -> dict[str, Any]:
         """Register a users.info user (see make_user for the keys you may override)."""
         user = make_user(user_id, name, team_id=self.team_id, **overrides)
