@@ -31,8 +31,15 @@ def render(content: PostContent) -> tuple[str, Blocks]:
 
 
 def card_text(card: ContactCard) -> str:
-    """One line for notifications and clients that show no blocks."""
-    return f"SMS conversation with {escape(card.display_name)}"
+    """One line for notifications, search and clients that show no blocks."""
+    parts = [f"SMS conversation with {escape(card.display_name)}"]
+    if card.display_name != card.phone_display:
+        parts.append(escape(card.phone_display))
+    parts.append(_CONSENT_LABELS[card.consent].split(" ", 1)[1])
+    parts.append(_clock(card))
+    if card.location:
+        parts.append(escape(card.location))
+    return " · ".join(parts)
 
 
 def card_blocks(card: ContactCard) -> Blocks:
@@ -59,11 +66,13 @@ def consent_line(card: ContactCard) -> str:
 
 def local_time_line(card: ContactCard) -> str:
     """Their local time with zone, e.g. `3:04 PM PST (America/Los_Angeles)`."""
+    return f":clock3: {_clock(card)}"
+
+
+def _clock(card: ContactCard) -> str:
     clock = card.local_now.strftime("%I:%M %p").lstrip("0")
-    line = f":clock3: {clock} {card.local_now.tzname()} ({card.zone})"
-    if card.zone_uncertain:
-        line += ", zone uncertain"
-    return line
+    text = f"{clock} {card.local_now.tzname()} ({card.zone})"
+    return text + ", zone uncertain" if card.zone_uncertain else text
 
 
 def _customer_text(text: CustomerText) -> tuple[str, Blocks]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from bot.blocks import card_blocks, render
+from bot.blocks import card_blocks, card_text, render
 from bridge.cards import ContactCard, CustomerText, ThreadEvent
 from bridge.consent import Consent
 from bridge.contact_card import card_for
@@ -15,7 +15,12 @@ NOW = datetime(2026, 3, 12, 22, 2, tzinfo=UTC)
 
 def test_header_shows_number_consent_local_time_and_location() -> None:
     contact = Contact(phone="+14155550100", city="OAKLAND", state="CA", country="US")
-    blocks = str(card_blocks(card_for(contact, default_zone="America/New_York", now=NOW)))
+    card = card_for(contact, default_zone="America/New_York", now=NOW)
+    assert card_text(card) == (
+        "SMS conversation with +1 415-555-0100 · Never subscribed to SMS"
+        " · 3:02 PM PDT (America/Los_Angeles) · OAKLAND, CA"
+    )
+    blocks = str(card_blocks(card))
     assert "+1 415-555-0100" in blocks
     assert "Never subscribed to SMS" in blocks
     assert "3:02 PM PDT (America/Los_Angeles)" in blocks
