@@ -59,13 +59,6 @@ class DeliveryWorker:
         """A job was queued: look now rather than at the next poll."""
         self._wake.set()
 
-    def run_pending(self) -> int:
-        """Run every job that is due now, in this thread; returns how many ran."""
-        ran = 0
-        while self._run_one():
-            ran += 1
-        return ran
-
     def _loop(self) -> None:
         while not self._stop.is_set():
             # Cleared before looking, so a wake-up during the look is not lost.

@@ -42,13 +42,3 @@ def start_conversation(
 def message_by_sid(session: Session, *, sid: str) -> Message | None:
     """The message Twilio knows by this SID, if we stored it."""
     return session.exec(select(Message).where(Message.twilio_sid == sid)).first()
-
-
-def conversation_by_thread(session: Session, *, channel: str, ts: str) -> Conversation | None:
-    """The conversation whose thread parent is `ts` in `channel`."""
-    query = (
-        select(Conversation)
-        .where(Conversation.channel == channel)
-        .where(Conversation.parent_ts == ts)
-    )
-    return session.exec(query).first()
