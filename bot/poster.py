@@ -37,6 +37,8 @@ CONFIGURATION_ERRORS = frozenset(
 # Slack's documentation says some part of the operation may have happened.
 _MAYBE_DONE = frozenset({"fatal_error", "internal_error", "request_timeout", "service_unavailable"})
 _BLOCK_ERRORS = frozenset({"invalid_blocks", "invalid_blocks_format"})
+# The thread's parent was deleted: posting into it or updating it cannot succeed.
+_THREAD_GONE = frozenset({"thread_not_found", "message_not_found"})
 _HISTORY_PAGES = 10
 
 
@@ -150,4 +152,5 @@ def _classify(exc: SlackApiError) -> ChatUnavailable:
         error,
         uncertain=error in _MAYBE_DONE,
         configuration=error in CONFIGURATION_ERRORS,
+        thread_gone=error in _THREAD_GONE,
     )

@@ -71,7 +71,7 @@ class Delivery:
         try:
             self._post_once(session, message, post, since=message.created_at, now=now)
         except ChatUnavailable as refused:
-            if refused.reason == "thread_not_found":
+            if refused.thread_gone:
                 # Someone deleted the thread's parent: the next attempt opens a new thread.
                 _forget_thread(session, conversation)
             raise
@@ -118,7 +118,7 @@ class Delivery:
                 ChannelId(conversation.channel), SlackTs(conversation.parent_ts), card
             )
         except ChatUnavailable as refused:
-            if refused.reason != "message_not_found":
+            if not refused.thread_gone:
                 raise
             _forget_thread(session, conversation)
 

@@ -11,7 +11,11 @@ from bridge.ids import ChannelId, SlackTs
 
 
 class ChatUnavailable(Exception):
-    """The chat service did not take a post; `uncertain` when it may have taken it anyway."""
+    """The chat service did not take a post.
+
+    `uncertain`: it may have taken it anyway. `thread_gone`: the thread (or its header) it
+    was aimed at no longer exists.
+    """
 
     def __init__(
         self,
@@ -20,12 +24,14 @@ class ChatUnavailable(Exception):
         retry_after: float | None = None,
         uncertain: bool = False,
         configuration: bool = False,
+        thread_gone: bool = False,
     ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.retry_after = retry_after
         self.uncertain = uncertain
         self.configuration = configuration
+        self.thread_gone = thread_gone
 
 
 @dataclass(frozen=True)

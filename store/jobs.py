@@ -6,7 +6,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, update
+from sqlalchemy import ColumnElement, func, or_, update
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
@@ -106,14 +106,7 @@ def retry(session: Session, *, job: DeliveryJob, at: datetime, error: str) -> No
 
 def release_all_locks(session: Session) -> int:
     """Free every lease; only safe when no other process can be working (SQLite)."""
-    result = session.execute(
-        update(DeliveryJob)
-        .where(col(DeliveryJob.state) == PENDING)
-        .where(col(DeliveryJob.locked_until).is_not(None))
-        .values(locked_until=None, locked_by=None)
-    )
-    session.commit()
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    return _release(session, col(DeliveryJob.locked_until).is_not(None))
 
 
 def release_locks_of_dead_workers(
@@ -136,12 +129,14 @@ def release_locks_of_dead_workers(
         holder_pid = holder.split(":")[1]
         if holder_pid.isdigit() and (int(holder_pid) == pid or not alive(int(holder_pid))):
             stale.append(holder)
-    if not stale:
-        return 0
+    return _release(session, col(DeliveryJob.locked_by).in_(stale)) if stale else 0
+
+
+def _release(session: Session, which: ColumnElement[bool]) -> int:
     result = session.execute(
         update(DeliveryJob)
         .where(col(DeliveryJob.state) == PENDING)
-        .where(col(DeliveryJob.locked_by).in_(stale))
+        .where(which)
         .values(locked_until=None, locked_by=None)
     )
     session.commit()
