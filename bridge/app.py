@@ -14,13 +14,21 @@ from sqlmodel import Session
 from starlette.applications import Starlette
 from starlette.routing import Route
 
+from bot.events import SlackEventsEndpoint
+from bot.feedback import SlackFeedback
+from bot.people import SlackPeople
 from bot.poster import SlackPoster, make_client
 from bridge.config import Settings
 from bridge.delivery import Delivery
 from bridge.health import healthz
+from bridge.inbound import POST_EVENT, POST_TEXT, UPDATE_CARD
 from bridge.ports import Clock, SystemClock
+from bridge.reply_intake import FAILURE_NOTICE, RECALL_NOTICE, SEND_REPLY
+from bridge.reply_sender import ReplySender
+from bridge.twilio_gateway import TwilioGateway
+from bridge.twilio_status import TwilioStatusWebhook
 from bridge.twilio_webhook import TwilioSmsWebhook
-from bridge.worker import DeliveryWorker
+from bridge.worker import DeliveryWorker, Dispatch, JobRunner
 from store import jobs, migrate
 from store.engine import is_sqlite, make_engine
 
@@ -36,15 +44,38 @@ class Service:
     worker: DeliveryWorker
 
 
-def build_service(settings: Settings, *, clock: Clock | None = None) -> Service:
-    """Wire the database, the Slack poster and the worker from settings."""
+def build_service(
+    settings: Settings, *, public_url: str | None = None, clock: Clock | None = None
+) -> Service:
+    """Wire the database, Slack, Twilio and the worker from settings."""
     clock = clock or SystemClock()
     assert settings.slack_bot_token is not None
+    assert settings.twilio_account_sid is not None and settings.twilio_auth_token is not None
     engine = make_engine(settings.database_url)
     client = make_client(token=settings.slack_bot_token, base_url=settings.slack_api_url)
     poster = SlackPoster(client, rate=settings.slack_post_rate, burst=settings.slack_post_burst)
     delivery = Delivery(sink=poster, default_zone=settings.default_timezone)
-    worker = DeliveryWorker(engine=engine, delivery=delivery, clock=clock)
+    public_url = public_url or settings.public_url
+    sms = TwilioGateway(
+        account_sid=settings.twilio_account_sid,
+        auth_token=settings.twilio_auth_token,
+        api_url=settings.twilio_api_url,
+        status_callback=f"{public_url.rstrip('/')}/twilio/status" if public_url else None,
+        mps=settings.twilio_mps,
+    )
+    people = SlackPeople(
+        client, managers=settings.slack_managers, manager_group=settings.slack_manager_group
+    )
+    sender = ReplySender(
+        settings=settings, sms=sms, people=people, feedback=SlackFeedback(client), sink=poster
+    )
+    runners: dict[str, JobRunner] = {
+        POST_TEXT: delivery,
+        POST_EVENT: delivery,
+        UPDATE_CARD: delivery,
+    }
+    runners |= {SEND_REPLY: sender, RECALL_NOTICE: sender, FAILURE_NOTICE: sender}
+    worker = DeliveryWorker(engine=engine, runner=Dispatch(runners), clock=clock)
     return Service(settings=settings, engine=engine, worker=worker)
 
 
@@ -76,10 +107,19 @@ def _alive(pid: int) -> bool:
 def create_app(settings: Settings, *, public_url: str, clock: Clock | None = None) -> Starlette:
     """The ASGI app; its lifespan migrates the database and runs the delivery worker."""
     clock = clock or SystemClock()
-    service = build_service(settings, clock=clock)
+    service = build_service(settings, public_url=public_url, clock=clock)
     sms = TwilioSmsWebhook(
         settings=settings,
         public_url=public_url,
+        engine=service.engine,
+        now=clock.now,
+        on_stored=service.worker.wake,
+    )
+    status = TwilioStatusWebhook(
+        settings=settings, public_url=public_url, engine=service.engine, now=clock.now
+    )
+    slack = SlackEventsEndpoint(
+        settings=settings,
         engine=service.engine,
         now=clock.now,
         on_stored=service.worker.wake,
@@ -98,6 +138,8 @@ def create_app(settings: Settings, *, public_url: str, clock: Clock | None = Non
 
     routes = [
         Route("/twilio/sms", sms.handle, methods=["POST"]),
+        Route("/twilio/status", status.handle, methods=["POST"]),
+        Route("/slack/events", slack.handle, methods=["POST"]),
         Route("/healthz", healthz(service.engine, clock.now), methods=["GET"]),
     ]
     return Starlette(routes=routes, lifespan=lifespan)

@@ -4,18 +4,37 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Protocol
 
 from bridge.cards import ContactCard, PostContent
 from bridge.ids import ChannelId, SlackTs
 
 
-class ChatUnavailable(Exception):
-    """The chat service did not take a post.
+class ServiceUnavailable(Exception):
+    """An outside service did not do what we asked; the job is tried again later.
 
-    `uncertain`: it may have taken it anyway. `thread_gone`: the thread (or its header) it
-    was aimed at no longer exists.
+    `uncertain`: it may have done it anyway. `retry_after`: it asked us to wait (seconds).
+    `configuration`: no retry helps until someone fixes a token, an app or a channel.
     """
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        retry_after: float | None = None,
+        uncertain: bool = False,
+        configuration: bool = False,
+    ) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = retry_after
+        self.uncertain = uncertain
+        self.configuration = configuration
+
+
+class ChatUnavailable(ServiceUnavailable):
+    """The chat service did not take a post; `thread_gone`: its thread no longer exists."""
 
     def __init__(
         self,
@@ -26,12 +45,23 @@ class ChatUnavailable(Exception):
         configuration: bool = False,
         thread_gone: bool = False,
     ) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.retry_after = retry_after
-        self.uncertain = uncertain
-        self.configuration = configuration
+        super().__init__(
+            reason, retry_after=retry_after, uncertain=uncertain, configuration=configuration
+        )
         self.thread_gone = thread_gone
+
+
+class SmsUnavailable(ServiceUnavailable):
+    """The SMS provider did not take a message this time; sending it again may work."""
+
+
+class SmsRejected(Exception):
+    """The SMS provider refused a message for good (bad number, opted out, ...)."""
+
+    def __init__(self, code: int | None, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
 
 
 @dataclass(frozen=True)
@@ -57,6 +87,72 @@ class ChatSink(Protocol):
         self, channel: ChannelId, key: str, *, thread_ts: SlackTs | None, since: datetime
     ) -> SlackTs | None:
         """The ts of an earlier post made with `key`, if the chat service has it."""
+
+
+@dataclass(frozen=True)
+class OutgoingSms:
+    """A text to send: `sender` is the business number, `service` a Messaging Service SID."""
+
+    to: str
+    sender: str
+    body: str
+    service: str | None = None
+
+
+@dataclass(frozen=True)
+class SentSms:
+    """The provider's receipt for a message it took."""
+
+    sid: str
+    status: str
+
+
+class SmsGateway(Protocol):
+    """Where replies go out as SMS (Twilio in production)."""
+
+    def send(self, sms: OutgoingSms) -> SentSms:
+        """Send; raise SmsUnavailable to retry or SmsRejected when it can never go."""
+
+    def find_sent(self, sms: OutgoingSms, *, since: datetime, exclude: set[str]) -> SentSms | None:
+        """A message matching `sms` the provider took since `since`, not among `exclude`."""
+
+
+class Role(StrEnum):
+    """What a Slack user is to smsbridge; only owners, admins and managers may text."""
+
+    OWNER = "owner"
+    ADMIN = "admin"
+    MANAGER = "manager"
+    MEMBER = "member"
+    GUEST = "guest"
+    BOT = "bot"
+    DEACTIVATED = "deactivated"
+    UNKNOWN = "unknown"
+
+
+class People(Protocol):
+    """Who is who on the chat side; raises ServiceUnavailable when it cannot tell now."""
+
+    def role_of(self, user_id: str) -> Role:
+        """The user's role."""
+
+    def display_name(self, user_id: str) -> str | None:
+        """The name people see for the user, if the user exists."""
+
+    def channel_name(self, channel_id: str) -> str | None:
+        """The channel's name without `#`, if it exists."""
+
+
+class ReplyFeedback(Protocol):
+    """Telling an agent what became of a reply; best effort, never raises."""
+
+    def react(
+        self, channel: ChannelId, ts: SlackTs, name: str, *, remove: str | None = None
+    ) -> None:
+        """Put reaction `name` on the agent's message, taking `remove` off first."""
+
+    def tell(self, channel: ChannelId, user: str, thread_ts: SlackTs, text: str) -> None:
+        """A message only `user` sees, in the thread."""
 
 
 class Clock(Protocol):

@@ -43,28 +43,17 @@ class Params(dict[str, str]):
         return self._all.get(key, [])
 
 
-class TwilioSmsWebhook:
-    """The ASGI endpoint for inbound texts; `on_stored` wakes the delivery worker."""
+class TwilioRequestCheck:
+    """What every Twilio webhook must pass: a form body, our signature, our account."""
 
-    def __init__(
-        self,
-        *,
-        settings: Settings,
-        public_url: str,
-        engine: Engine,
-        now: Callable[[], datetime],
-        on_stored: Callable[[], None],
-    ) -> None:
+    def __init__(self, settings: Settings, public_url: str) -> None:
         assert settings.twilio_auth_token is not None
-        self._settings = settings
+        self._account = settings.twilio_account_sid
         self._public_url = public_url.rstrip("/")
         self._validator = RequestValidator(settings.twilio_auth_token)
-        self._engine = engine
-        self._now = now
-        self._on_stored = on_stored
 
-    async def handle(self, request: Request) -> Response:
-        """Handle one webhook; every refusal is a 4xx with a short reason."""
+    async def verified(self, request: Request) -> Params | Response:
+        """The request's parameters, or the 4xx answer that refuses it."""
         if "application/x-www-form-urlencoded" not in request.headers.get("content-type", ""):
             return PlainTextResponse("expected a form-encoded body", status_code=415)
         try:
@@ -78,16 +67,10 @@ class TwilioSmsWebhook:
         if not self._signed(request, params):
             log.warning("refused a Twilio webhook with a missing or wrong signature")
             return PlainTextResponse("invalid signature", status_code=403)
-        if params.get("AccountSid") != self._settings.twilio_account_sid:
+        if params.get("AccountSid") != self._account:
             log.warning("refused a Twilio webhook for another account")
             return PlainTextResponse("unknown account", status_code=403)
-        text, problem = parse_inbound(params)
-        if text is None:
-            return PlainTextResponse(problem, status_code=400)
-        duplicate = await run_in_threadpool(self._store, text)
-        if not duplicate:
-            self._on_stored()
-        return Response(EMPTY_TWIML, media_type="text/xml")
+        return params
 
     def _signed(self, request: Request, params: Params) -> bool:
         signature = request.headers.get("x-twilio-signature", "")
@@ -98,6 +81,38 @@ class TwilioSmsWebhook:
         if request.url.query:
             url += "?" + request.url.query
         return bool(self._validator.validate(url, params, signature))
+
+
+class TwilioSmsWebhook:
+    """The ASGI endpoint for inbound texts; `on_stored` wakes the delivery worker."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        public_url: str,
+        engine: Engine,
+        now: Callable[[], datetime],
+        on_stored: Callable[[], None],
+    ) -> None:
+        self._settings = settings
+        self._check = TwilioRequestCheck(settings, public_url)
+        self._engine = engine
+        self._now = now
+        self._on_stored = on_stored
+
+    async def handle(self, request: Request) -> Response:
+        """Handle one webhook; every refusal is a 4xx with a short reason."""
+        params = await self._check.verified(request)
+        if isinstance(params, Response):
+            return params
+        text, problem = parse_inbound(params)
+        if text is None:
+            return PlainTextResponse(problem, status_code=400)
+        duplicate = await run_in_threadpool(self._store, text)
+        if not duplicate:
+            self._on_stored()
+        return Response(EMPTY_TWIML, media_type="text/xml")
 
     def _store(self, text: InboundText) -> bool:
         with write_gate(self._engine), Session(self._engine) as session:

@@ -7,14 +7,15 @@ import os
 import socket
 import threading
 import uuid
+from collections.abc import Mapping
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from bridge.delivery import Delivery
 from bridge.pacing import backoff_seconds
-from bridge.ports import ChatUnavailable, Clock
+from bridge.ports import Clock, ServiceUnavailable
 from store import jobs
 from store.models import DeliveryJob
 
@@ -24,6 +25,28 @@ log = logging.getLogger(__name__)
 _IDLE_POLL_SECONDS = 2.0
 
 
+class JobRunner(Protocol):
+    """Carries out one kind of job; raises ServiceUnavailable for it to be retried."""
+
+    def run(self, session: Session, job: DeliveryJob, now: datetime) -> None:
+        """Do the job's work; the worker commits and marks it done."""
+
+
+class Dispatch:
+    """Runs each job with the runner registered for its kind."""
+
+    def __init__(self, runners: Mapping[str, JobRunner]) -> None:
+        self._runners = dict(runners)
+
+    def run(self, session: Session, job: DeliveryJob, now: datetime) -> None:
+        """Run `job`; a kind nobody handles is logged and dropped."""
+        runner = self._runners.get(job.kind)
+        if runner is None:
+            log.error("job %s has kind %r that no runner handles; dropped", job.id, job.kind)
+            return
+        runner.run(session, job, now)
+
+
 class DeliveryWorker:
     """Runs the delivery queue in a background thread until stopped."""
 
@@ -31,12 +54,12 @@ class DeliveryWorker:
         self,
         *,
         engine: Engine,
-        delivery: Delivery,
+        runner: JobRunner,
         clock: Clock,
         lease: timedelta = timedelta(seconds=120),
     ) -> None:
         self._engine = engine
-        self._delivery = delivery
+        self._runner = runner
         self._clock = clock
         self._lease = lease
         self._name = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -87,8 +110,8 @@ class DeliveryWorker:
     def _run(self, session: Session, job: DeliveryJob) -> None:
         now = self._clock.now()
         try:
-            self._delivery.run(session, job, now)
-        except ChatUnavailable as refused:
+            self._runner.run(session, job, now)
+        except ServiceUnavailable as refused:
             session.rollback()
             delay = refused.retry_after or backoff_seconds(job.attempts)
             if refused.retry_after:

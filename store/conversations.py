@@ -42,3 +42,35 @@ def start_conversation(
 def message_by_sid(session: Session, *, sid: str) -> Message | None:
     """The message Twilio knows by this SID, if we stored it."""
     return session.exec(select(Message).where(Message.twilio_sid == sid)).first()
+
+
+def by_thread(session: Session, *, channel: str, thread_ts: str) -> Conversation | None:
+    """The conversation whose thread has this parent, from our own mapping."""
+    query = (
+        select(Conversation)
+        .where(Conversation.channel == channel)
+        .where(Conversation.parent_ts == thread_ts)
+    )
+    return session.exec(query).first()
+
+
+def message_by_slack_ts(session: Session, *, conversation_id: int, ts: str) -> Message | None:
+    """The message of a conversation that is this Slack message."""
+    query = (
+        select(Message)
+        .where(Message.conversation_id == conversation_id)
+        .where(Message.slack_ts == ts)
+    )
+    return session.exec(query).first()
+
+
+def texted_first(session: Session, *, contact_id: int, business_number: str) -> bool:
+    """Whether the contact has ever texted this business number."""
+    query = (
+        select(Message.id)
+        .where(Message.contact_id == contact_id)
+        .where(Message.direction == "inbound")
+        .where(Message.to_number == business_number)
+        .limit(1)
+    )
+    return session.exec(query).first() is not None

@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 from store.models import DeliveryJob
 
 PENDING, DONE = "pending", "done"
+SLACK_LANE, SMS_LANE = "slack", "sms"
 
 
 def enqueue(
@@ -24,10 +25,15 @@ def enqueue(
     at: datetime,
     conversation_id: int | None = None,
     message_id: int | None = None,
+    lane: str = SLACK_LANE,
 ) -> DeliveryJob:
-    """Add a job in the caller's transaction, so it commits with the data it delivers."""
+    """Add a job in the caller's transaction, so it commits with the data it delivers.
+
+    `channel` is what the job is paced and paused by: a Slack channel, or a sending number.
+    """
     job = DeliveryJob(
         kind=kind,
+        lane=lane,
         contact_id=contact_id,
         channel=channel,
         conversation_id=conversation_id,
@@ -47,12 +53,13 @@ def claim_next(
     lease: timedelta,
     paused_channels: Collection[str] = (),
 ) -> DeliveryJob | None:
-    """Lease the oldest due job that heads its contact's queue; None when nothing is due."""
+    """Lease the oldest due job that heads its contact's lane; None when nothing is due."""
     job = aliased(DeliveryJob)
     earlier = aliased(DeliveryJob)
     blocked = (
         select(earlier.id)
         .where(earlier.contact_id == job.contact_id)
+        .where(earlier.lane == job.lane)
         .where(earlier.state == PENDING)
         .where(col(earlier.id) < col(job.id))
         .exists()

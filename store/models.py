@@ -81,8 +81,52 @@ class Message(SQLModel, table=True):
     slack_ts: str | None = Field(default=None, max_length=32)
     slack_attempted_at: datetime | None = Field(default=None, sa_column=_when(nullable=True))
     status: str = Field(default="received", max_length=20)
+    # For an agent's reply: who wrote it in Slack (its ts is `slack_ts`).
+    author: str | None = Field(default=None, max_length=32)
+    # When the thread was told that an edit or deletion cannot recall the SMS.
+    recall_noted_at: datetime | None = Field(default=None, sa_column=_when(nullable=True))
     created_at: datetime = Field(default_factory=utcnow, sa_column=_when())
     updated_at: datetime = Field(default_factory=utcnow, sa_column=_when())
+
+    __table_args__ = (
+        # A Slack message is stored once however often Slack delivers its event.
+        UniqueConstraint("conversation_id", "slack_ts", name="uq_message_conversation_slack_ts"),
+    )
+
+
+class OutboundSms(SQLModel, table=True):
+    """One SMS sent for a reply (a long reply is sent as several, in `part` order)."""
+
+    __tablename__ = "outbound_sms"
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: int = Field(foreign_key="message.id", index=True)
+    part: int = 0
+    body: str = Field(default="", sa_column=Column(Text, nullable=False))
+    to_number: str = Field(max_length=32)
+    from_number: str = Field(max_length=32)
+    twilio_sid: str | None = Field(default=None, max_length=64, unique=True)
+    # Set before calling Twilio: an attempt without a SID is reconciled, never blindly repeated.
+    attempted_at: datetime | None = Field(default=None, sa_column=_when(nullable=True))
+    status: str = Field(default="pending", max_length=20)
+    error_code: int | None = None
+    error_message: str | None = Field(default=None, max_length=500)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_when())
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=_when())
+
+    __table_args__ = (UniqueConstraint("message_id", "part", name="uq_outbound_sms_part"),)
+
+
+class ReplyAudit(SQLModel, table=True):
+    """Append-only record of every reply decision: who, which contact, what, why, when."""
+
+    __tablename__ = "reply_audit"
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: int | None = Field(default=None, foreign_key="message.id", index=True)
+    contact_id: int = Field(foreign_key="contact.id", index=True)
+    author: str = Field(max_length=32)
+    decision: str = Field(max_length=20)
+    reason: str = Field(max_length=500)
+    at: datetime = Field(default_factory=utcnow, sa_column=_when())
 
 
 class DeliveryJob(SQLModel, table=True):
@@ -91,6 +135,8 @@ class DeliveryJob(SQLModel, table=True):
     __tablename__ = "delivery_job"
     id: int | None = Field(default=None, primary_key=True)
     kind: str = Field(max_length=30)
+    # Jobs of one contact run in order within a lane; Slack posts never wait for SMS sends.
+    lane: str = Field(default="slack", max_length=10)
     contact_id: int = Field(foreign_key="contact.id")
     conversation_id: int | None = Field(default=None, foreign_key="conversation.id")
     message_id: int | None = Field(default=None, foreign_key="message.id")
@@ -106,6 +152,6 @@ class DeliveryJob(SQLModel, table=True):
 
     __table_args__ = (
         Index("ix_delivery_job_due", "state", "dispatch_time"),
-        Index("ix_delivery_job_contact_state", "contact_id", "state"),
+        Index("ix_delivery_job_contact_state", "contact_id", "lane", "state"),
         UniqueConstraint("kind", "message_id", name="uq_delivery_job_kind_message"),
     )

@@ -17,7 +17,7 @@ from twilio.request_validator import RequestValidator
 from bridge.app import create_app
 from bridge.config import Settings, load_settings
 from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, BUSINESS, CHANNEL, base_env
-from tests.emulators import SlackEmulator
+from tests.emulators import SlackEmulator, TwilioEmulator
 
 
 class AppServer:
@@ -85,27 +85,33 @@ class Twilio:
         return str(validator.compute_signature(self.public_url + path, dict(params)))
 
     def send(
-        self, params: Mapping[str, str], *, signature: str | None = None, **kwargs: Any
+        self,
+        params: Mapping[str, str],
+        *,
+        signature: str | None = None,
+        path: str = "/twilio/sms",
+        **kwargs: Any,
     ) -> httpx.Response:
         """POST the webhook, signed unless a signature is given."""
-        headers = {
-            "X-Twilio-Signature": signature if signature is not None else self.signature(params)
-        }
+        if signature is None:
+            signature = self.signature(params, path)
+        headers = {"X-Twilio-Signature": signature}
         headers.update(kwargs.pop("headers", {}))
-        return httpx.post(
-            f"{self.base_url}/twilio/sms", data=dict(params), headers=headers, **kwargs
-        )
+        return httpx.post(f"{self.base_url}{path}", data=dict(params), headers=headers, **kwargs)
 
     def text(self, n: int, body: str, sender: str = "+14155550100", **extra: str) -> httpx.Response:
         """Send inbound text number `n` and return the answer."""
         return self.send(self.params(n, body, sender, **extra))
 
 
-def make_settings(tmp_path: Path, slack: SlackEmulator, **extra: str) -> Settings:
+def make_settings(
+    tmp_path: Path, slack: SlackEmulator, twilio: TwilioEmulator | None = None, **extra: str
+) -> Settings:
+    """Settings for an app that talks to the emulators (Twilio: a closed port unless given)."""
     env = base_env(
         SLACK_API_URL=slack.url,
         DATABASE_URL=f"sqlite:///{tmp_path / 'bridge.db'}",
-        TWILIO_API_URL="http://127.0.0.1:9",
+        TWILIO_API_URL=twilio.url if twilio else "http://127.0.0.1:9",
         **extra,
     )
     return load_settings(env, env_file=None)

@@ -14,9 +14,17 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import CHANNEL, base_env, postgres_database
-from tests.emulators import SlackEmulator
+from tests.conftest import (
+    ACCOUNT_SID,
+    AUTH_TOKEN,
+    CHANNEL,
+    SIGNING_SECRET,
+    base_env,
+    postgres_database,
+)
+from tests.emulators import SlackEmulator, TwilioEmulator
 from tests.harness import Twilio, texts_in, wait_for_thread
+from tests.slack_events import SlackEvents
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -30,7 +38,9 @@ def free_port() -> int:
 class Process:
     """`python -m bridge serve` as a real process, as an operator runs it."""
 
-    def __init__(self, tmp_path: Path, slack: SlackEmulator, database_url: str = "") -> None:
+    def __init__(
+        self, tmp_path: Path, slack: SlackEmulator, twilio_url: str, database_url: str = ""
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {
@@ -40,7 +50,7 @@ class Process:
                 SLACK_API_URL=slack.url,
                 DATABASE_URL=database_url or f"sqlite:///{tmp_path / 'bridge.db'}",
                 PUBLIC_URL=self.url,
-                TWILIO_API_URL="http://127.0.0.1:9",
+                TWILIO_API_URL=twilio_url,
                 LOG_LEVEL="WARNING",
             ),
         }
@@ -70,17 +80,26 @@ class Process:
             self.proc.wait(15)
 
 
+@pytest.fixture
+def twilio_api() -> Iterator[TwilioEmulator]:
+    with TwilioEmulator(account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN) as emulator:
+        yield emulator
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def process(
-    request: pytest.FixtureRequest, tmp_path: Path, slack: SlackEmulator
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    slack: SlackEmulator,
+    twilio_api: TwilioEmulator,
 ) -> Iterator[Process]:
     if request.param == "sqlite":
-        process = Process(tmp_path, slack)
+        process = Process(tmp_path, slack, twilio_api.url)
         yield process
         process.terminate()
         return
     with postgres_database() as url:
-        process = Process(tmp_path, slack, url)
+        process = Process(tmp_path, slack, twilio_api.url, url)
         yield process
         process.terminate()
 
@@ -118,3 +137,50 @@ def test_kill_9_right_after_the_webhook_answered(process: Process, slack: SlackE
     process.start()
     [parent] = wait_for_thread(slack, replies=5)
     assert texts_in(slack, parent["ts"]) == [f"text {n}" for n in range(1, 6)]
+
+
+def _subscribed_thread(process: Process, slack: SlackEmulator) -> str:
+    slack.add_user("UADMIN", "ann", is_admin=True)
+    twilio = Twilio(process.url, process.url)
+    assert twilio.text(1, "is my order coming?").status_code == 200
+    assert twilio.text(2, "START").status_code == 200
+    [parent] = wait_for_thread(slack, replies=2)
+    return str(parent["ts"])
+
+
+def test_kill_9_while_twilio_is_answering_a_reply(
+    process: Process, slack: SlackEmulator, twilio_api: TwilioEmulator
+) -> None:
+    process.start()
+    thread = _subscribed_thread(process, slack)
+    # Twilio takes the message, then its answer hangs: the process dies not knowing.
+    twilio_api.latency("messages.create", 60, effect_first=True)
+    events = SlackEvents(process.url, SIGNING_SECRET)
+    ts, answer = events.reply(slack, CHANNEL, thread, "UADMIN", "It ships today")
+    assert answer.status_code == 200
+    slack.wait_for(lambda: len(twilio_api.sent) == 1, timeout=10)
+    process.kill9()
+
+    process.start()
+    slack.wait_for(lambda: "incoming_envelope" in slack.reactions(CHANNEL, ts), timeout=15)
+    _, answer = events.reply(slack, CHANNEL, thread, "UADMIN", "Tracking to follow")
+    slack.wait_for(lambda: len(twilio_api.sent) == 2, timeout=10)
+    assert [m["body"] for m in twilio_api.sent] == ["It ships today", "Tracking to follow"]
+
+
+def test_kill_9_right_after_slack_was_acked(
+    process: Process, slack: SlackEmulator, twilio_api: TwilioEmulator
+) -> None:
+    process.start()
+    thread = _subscribed_thread(process, slack)
+    twilio_api.down = True
+    events = SlackEvents(process.url, SIGNING_SECRET)
+    for n in range(3):
+        _, answer = events.reply(slack, CHANNEL, thread, "UADMIN", f"reply {n}")
+        assert answer.status_code == 200
+    process.kill9()
+    twilio_api.down = False
+    process.start()
+    slack.wait_for(lambda: len(twilio_api.sent) >= 3, timeout=30)
+    time.sleep(0.5)
+    assert [m["body"] for m in twilio_api.sent] == [f"reply {n}" for n in range(3)]

@@ -3,19 +3,27 @@
 from __future__ import annotations
 
 import json
+import re
+import time
 import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qs
 
 import pytest
 import requests
+from slack_bolt import App, BoltRequest
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from slack_sdk.signature import SignatureVerifier
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.rest import Client
 
 from bridge.twilio_transport import ApiOriginHttpClient, normalize_origin
 from tests.emulators import SlackEmulator, TwilioEmulator
+from tests.emulators._server import EmulatorServer, Request, Response
+from tests.slack_events import SlackEvents
 
 SID = "AC" + "1234abcd" * 4
 TOKEN = "tw-secret"
@@ -227,6 +235,253 @@ def test_channel_policies_and_other_methods(slack: SlackEmulator, web: WebClient
     with pytest.raises(SlackApiError) as err:
         web.api_call("no.such.method")
     assert err.value.response["error"] == "unknown_method"
+
+
+def reaction_error(call: Any, **kwargs: Any) -> str:
+    with pytest.raises(SlackApiError) as err:
+        call(**kwargs)
+    return str(err.value.response["error"])
+
+
+def test_reactions_on_a_human_reply(slack: SlackEmulator, web: WebClient) -> None:
+    parent = web.chat_postMessage(channel=CHANNEL, text="From +15551230001: hi")["ts"]
+    reply = slack.add_message(CHANNEL, "on it", user="UAGENT", thread_ts=parent)
+    assert slack.reactions(CHANNEL, reply) == []
+
+    assert web.reactions_add(channel=CHANNEL, timestamp=reply, name="outbox_tray")["ok"] is True
+    assert slack.reactions(CHANNEL, reply) == ["outbox_tray"]
+    shown = web.conversations_replies(channel=CHANNEL, ts=parent)["messages"][1]
+    assert shown["reactions"] == [{"name": "outbox_tray", "users": ["UBOT"], "count": 1}]
+    add = web.reactions_add
+    assert reaction_error(add, channel=CHANNEL, timestamp=reply, name="outbox_tray") == (
+        "already_reacted"
+    )
+
+    slack.add_reaction(CHANNEL, reply, "outbox_tray", user="UAGENT")
+    web.reactions_add(channel=CHANNEL, timestamp=reply, name="white_check_mark")
+    got = web.reactions_get(channel=CHANNEL, timestamp=reply)
+    assert (got["type"], got["channel"]) == ("message", CHANNEL)
+    assert got["message"]["reactions"] == [
+        {"name": "outbox_tray", "users": ["UBOT", "UAGENT"], "count": 2},
+        {"name": "white_check_mark", "users": ["UBOT"], "count": 1},
+    ]
+    assert got["message"]["permalink"].endswith(f"?thread_ts={parent}&cid={CHANNEL}")
+
+    web.reactions_remove(channel=CHANNEL, timestamp=reply, name="outbox_tray")
+    assert slack.message(CHANNEL, reply)["reactions"][0] == {  # type: ignore[index]
+        "name": "outbox_tray",
+        "users": ["UAGENT"],
+        "count": 1,
+    }
+    remove = web.reactions_remove
+    assert reaction_error(remove, channel=CHANNEL, timestamp=reply, name="outbox_tray") == (
+        "no_reaction"
+    )
+    slack.add_reaction(CHANNEL, reply, "eyes")
+    assert reaction_error(remove, channel=CHANNEL, timestamp=reply, name="eyes") == "no_reaction"
+    web.reactions_remove(channel=CHANNEL, timestamp=reply, name="white_check_mark")
+    assert slack.reactions(CHANNEL, reply) == ["outbox_tray", "eyes"]
+
+
+def test_reactions_on_top_level_messages_and_edits(slack: SlackEmulator, web: WebClient) -> None:
+    parent = web.chat_postMessage(channel=CHANNEL, text="p")["ts"]
+    web.reactions_add(channel=CHANNEL, timestamp=parent, name="thumbsup::skin-tone-3")
+    web.chat_update(channel=CHANNEL, ts=parent, text="p2")
+    history = web.conversations_history(channel=CHANNEL)["messages"][0]
+    assert history["text"] == "p2"
+    assert history["reactions"][0]["name"] == "thumbsup::skin-tone-3"
+    web.reactions_remove(channel=CHANNEL, timestamp=parent, name="thumbsup::skin-tone-3")
+    assert "reactions" not in web.conversations_history(channel=CHANNEL)["messages"][0]
+    assert "reactions" not in web.reactions_get(channel=CHANNEL, timestamp=parent)["message"]
+    assert len(slack.calls_to("reactions.add")) == 1
+    with pytest.raises(KeyError):
+        slack.reactions(CHANNEL, "1.000001")
+
+
+def test_reaction_errors(slack: SlackEmulator, web: WebClient) -> None:
+    ts = slack.add_message(CHANNEL, "hello")
+    add = web.reactions_add
+    for bad in (":outbox_tray:", "Outbox_Tray", "outbox tray", "no_such_emoji_here", ""):
+        assert reaction_error(add, channel=CHANNEL, timestamp=ts, name=bad) == "invalid_name"
+    slack.custom_emoji.add("sms-sent")
+    assert add(channel=CHANNEL, timestamp=ts, name="sms-sent")["ok"] is True
+    assert reaction_error(add, channel=CHANNEL, timestamp="1.000001", name="x") == (
+        "message_not_found"
+    )
+    assert reaction_error(add, channel=CHANNEL, timestamp="soon", name="x") == "bad_timestamp"
+    no_ts = {"channel": CHANNEL, "name": "x"}
+    assert reaction_error(web.api_call, api_method="reactions.add", data=no_ts) == (
+        "no_item_specified"
+    )
+    slack.missing_channels.add("CGONE")
+    assert reaction_error(add, channel="CGONE", timestamp=ts, name="x") == "channel_not_found"
+    for method in (web.reactions_remove, web.reactions_get):
+        assert reaction_error(method, channel=CHANNEL, timestamp="1.000001", name="x") == (
+            "message_not_found"
+        )
+
+
+# -- Slack Events API requests -------------------------------------------------------------------
+
+SECRET = "events-signing-secret"
+EVENT_ID = re.compile(r"Ev[0-9A-Z]{10}")
+
+
+class Inbox(EmulatorServer):
+    """Accepts any POST with 200 and keeps it, standing in for the app's /slack/events."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.requests: list[Request] = []
+
+    def handle(self, request: Request) -> Response:
+        with self._lock:
+            self.requests.append(request)
+        return Response.text(200, "")
+
+
+def test_event_requests_are_signed_like_slack() -> None:
+    events = SlackEvents(base_url="http://127.0.0.1:9/", signing_secret=SECRET)
+    event = events.message_event(CHANNEL, "UAGENT", "Tom & Jerry <3", thread_ts="1700000000.000100")
+    payload = events.envelope(event)
+    built = events.request(payload, retry_num=2)
+    headers = dict(built.headers)
+    assert str(built.url) == "http://127.0.0.1:9/slack/events"
+    assert headers["content-type"] == "application/json"
+    assert (headers["x-slack-retry-num"], headers["x-slack-retry-reason"]) == ("2", "http_timeout")
+    assert SignatureVerifier(SECRET).is_valid_request(built.content, headers) is True
+    assert SignatureVerifier("other-secret").is_valid_request(built.content, headers) is False
+    stale = events.request(payload, timestamp=int(time.time()) - 600)
+    assert SignatureVerifier(SECRET).is_valid_request(stale.content, dict(stale.headers)) is False
+    forged = events.request(payload, signature="v0=" + "0" * 64)
+    assert SignatureVerifier(SECRET).is_valid_request(forged.content, dict(forged.headers)) is False
+    assert "x-slack-retry-num" not in events.request(payload).headers
+
+    body = json.loads(built.content)
+    assert body["type"] == "event_callback"
+    assert (body["team_id"], body["api_app_id"]) == ("T0001", "A0001")
+    assert EVENT_ID.fullmatch(body["event_id"])
+    assert events.envelope(event)["event_id"] != body["event_id"]
+    assert body["event_time"] == int(float(event["ts"]))
+    assert body["authorizations"][0]["user_id"] == "UBOT"
+    assert body["event_context"].startswith("4-")
+    sent = body["event"]
+    assert (sent["text"], sent["blocks"][0]["elements"][0]["elements"][0]["text"]) == (
+        "Tom &amp; Jerry &lt;3",
+        "Tom & Jerry <3",
+    )
+    assert (sent["thread_ts"], sent["parent_user_id"], sent["channel_type"]) == (
+        "1700000000.000100",
+        "UBOT",
+        "channel",
+    )
+    assert sent["event_ts"] == sent["ts"]
+
+
+def test_interaction_requests_are_signed_form_posts() -> None:
+    events = SlackEvents(base_url="http://127.0.0.1:9", signing_secret=SECRET)
+    action = {"type": "block_actions", "actions": [{"action_id": "a", "value": "1 & 2"}]}
+    built = events.interaction_request(action)
+    headers = dict(built.headers)
+    assert headers["content-type"] == "application/x-www-form-urlencoded"
+    assert SignatureVerifier(SECRET).is_valid_request(built.content, headers) is True
+    assert json.loads(parse_qs(built.content.decode())["payload"][0]) == action
+
+
+def test_changed_deleted_and_bot_event_shapes() -> None:
+    events = SlackEvents(base_url="http://127.0.0.1:9", signing_secret=SECRET)
+    original = events.message_event(CHANNEL, "UAGENT", "helo", thread_ts="1700000000.000100")
+    changed = events.changed_event(CHANNEL, original, text="hello")
+    assert (changed["subtype"], changed["hidden"], changed["channel"]) == (
+        "message_changed",
+        True,
+        CHANNEL,
+    )
+    assert changed["message"]["text"] == "hello"
+    assert changed["message"]["ts"] == original["ts"]
+    assert changed["message"]["thread_ts"] == "1700000000.000100"
+    assert changed["message"]["edited"]["user"] == "UAGENT"
+    assert changed["previous_message"]["text"] == "helo"
+    assert "channel" not in changed["message"]
+    assert "channel" not in changed["previous_message"]
+
+    deleted = events.deleted_event(CHANNEL, original)
+    assert (deleted["subtype"], deleted["deleted_ts"]) == ("message_deleted", original["ts"])
+    assert deleted["ts"] != original["ts"]
+
+    own = events.bot_message_event(CHANNEL, "SMS from +1555", thread_ts="1700000000.000100")
+    assert (own["user"], own["bot_id"], own["app_id"]) == ("UBOT", "BBOT", "A0001")
+    assert "subtype" not in own
+    legacy = events.bot_message_event(CHANNEL, "deploy done", legacy=True, bot_id="BOTHER")
+    assert (legacy["subtype"], legacy["bot_id"], legacy["username"]) == (
+        "bot_message",
+        "BOTHER",
+        "integration",
+    )
+    assert "user" not in legacy
+    assert events.url_verification("abc")["challenge"] == "abc"
+
+
+def test_reply_stores_the_message_then_sends_the_event(slack: SlackEmulator) -> None:
+    parent = slack.add_message(CHANNEL, "From +15551230001: hi", user="UBOT")
+    with Inbox() as inbox:
+        events = SlackEvents(base_url=inbox.origin, signing_secret=SECRET)
+        ts, response = events.reply(slack, CHANNEL, parent, "UAGENT", "see you at 5 & bring ID")
+        b_ts, _ = events.reply(slack, CHANNEL, parent, "UAGENT", "for all", broadcast=True)
+        payload = events.envelope(events.deleted_event(CHANNEL, slack.message(CHANNEL, ts) or {}))
+        for retry in (None, 1):
+            events.send(payload, retry_num=retry)
+        requests_seen = list(inbox.requests)
+    assert response.status_code == 200
+    assert [m["ts"] for m in slack.thread(CHANNEL, parent)] == [ts, b_ts]
+    stored = slack.message(CHANNEL, ts)
+    assert stored is not None
+    assert stored["text"] == "see you at 5 &amp; bring ID"
+
+    first = requests_seen[0]
+    assert first.path == "/slack/events"
+    assert SignatureVerifier(SECRET).is_valid_request(first.body, first.headers) is True
+    event = json.loads(first.body)["event"]
+    assert (event["ts"], event["thread_ts"], event["user"]) == (ts, parent, "UAGENT")
+    assert event["parent_user_id"] == "UBOT"
+    assert event["blocks"] == stored["blocks"]
+
+    broadcast = json.loads(requests_seen[1].body)["event"]
+    assert (broadcast["subtype"], broadcast["ts"]) == ("thread_broadcast", b_ts)
+    assert (broadcast["root"]["ts"], broadcast["root"]["reply_count"]) == (parent, 2)
+    assert slack.top_level(CHANNEL)[0]["ts"] == parent
+
+    retried = [json.loads(r.body) for r in requests_seen[2:]]
+    assert retried[0]["event_id"] == retried[1]["event_id"]
+    assert "x-slack-retry-num" not in requests_seen[2].headers
+    assert requests_seen[3].headers["x-slack-retry-num"] == "1"
+
+
+def test_bolt_accepts_the_events_and_ignores_its_own_posts(slack: SlackEmulator) -> None:
+    app = App(
+        signing_secret=SECRET,
+        client=WebClient(base_url=slack.url, token="xoxb-test"),
+        token_verification_enabled=False,
+    )
+    seen: list[dict[str, Any]] = []
+
+    @app.event("message")
+    def on_message(event: dict[str, Any]) -> None:
+        seen.append(event)
+
+    events = SlackEvents(base_url="http://127.0.0.1:9", signing_secret=SECRET)
+
+    def dispatch(event: dict[str, Any], **kwargs: Any) -> int:
+        built = events.request(events.envelope(event), **kwargs)
+        request = BoltRequest(body=built.content.decode(), headers=dict(built.headers))
+        return int(app.dispatch(request).status)
+
+    human = events.message_event(CHANNEL, "UAGENT", "hi", thread_ts="1700000000.000100")
+    assert dispatch(human) == 200
+    assert dispatch(events.bot_message_event(CHANNEL, "echo", thread_ts=human["thread_ts"])) == 200
+    assert dispatch(human, signature="v0=" + "0" * 64) == 401
+    assert dispatch(human, timestamp=int(time.time()) - 600) == 401
+    assert [e["ts"] for e in seen] == [human["ts"]]
 
 
 # -- Twilio ------------------------------------------------------------------------------------

@@ -14,15 +14,34 @@ METHOD_SCOPES = {
     "chat_update": {"chat:write"},
     "conversations_history": {"channels:history", "groups:history"},
     "conversations_replies": {"channels:history", "groups:history"},
+    "conversations_info": {"channels:read", "groups:read"},
+    "chat_postEphemeral": {"chat:write"},
+    "reactions_add": {"reactions:write"},
+    "reactions_remove": {"reactions:write"},
+    "users_info": {"users:read"},
+    "usergroups_users_list": {"usergroups:read"},
 }
+# Which events each bot event subscription delivers, and so needs a listener.
+SUBSCRIPTION_EVENTS = {"message.channels": "message", "message.groups": "message"}
 
 
 def test_every_called_method_is_covered_by_a_scope() -> None:
     manifest = yaml.safe_load((ROOT / "manifests" / "slack-app.yaml").read_text())
     scopes = set(manifest["oauth_config"]["scopes"]["bot"])
     source = "\n".join(p.read_text() for p in (ROOT / "bot").rglob("*.py"))
-    called = set(re.findall(r'"((?:chat|conversations|users|views|files)_[A-Za-z]+)"', source))
+    families = "chat|conversations|users|usergroups|reactions|views|files"
+    called = set(re.findall(rf'"((?:{families})_[A-Za-z]+)"', source))
     assert called, "the scan found no Slack calls"
     for method in called:
         assert method in METHOD_SCOPES, f"add {method} to METHOD_SCOPES"
         assert METHOD_SCOPES[method] & scopes, f"no scope in the manifest allows {method}"
+
+
+def test_every_subscribed_event_has_a_listener() -> None:
+    """Bolt answers 404 to an event without a listener, and Slack counts those failures."""
+    manifest = yaml.safe_load((ROOT / "manifests" / "slack-app.yaml").read_text())
+    subscribed = manifest["settings"]["event_subscriptions"]["bot_events"]
+    source = (ROOT / "bot" / "events.py").read_text()
+    for subscription in subscribed:
+        event = SUBSCRIPTION_EVENTS[subscription]
+        assert f'.event("{event}")' in source, f"no listener for {subscription}"

@@ -3,14 +3,26 @@
 from __future__ import annotations
 
 import copy
+import re
 import time
 from collections.abc import Callable
 from typing import Any
 
-from tests.emulators._slack_store import Message, SlackError, SlackStore, TimeRange, is_reply
+import emoji
+
+from tests.emulators._slack_store import (
+    Message,
+    SlackError,
+    SlackStore,
+    TimeRange,
+    is_reply,
+    ts_key,
+)
 
 _TRUE = {"1", "true", "yes", "on"}
 Params = dict[str, Any]
+# A reaction name as the Web API takes it: no surrounding colons, optional skin tone suffix.
+_REACTION_NAME = re.compile(r"(?P<base>[a-z0-9_+'-]+)(?:::skin-tone-[2-6])?")
 
 
 def truthy(value: Any) -> bool:
@@ -67,6 +79,7 @@ class SlackWebApi:
         self.views: dict[str, dict[str, Any]] = {}
         self.ephemerals: list[dict[str, Any]] = []
         self.replies_parent_every_page = False
+        self.custom_emoji: set[str] = set()
         self._store = SlackStore()
         self._posts: list[Params] = []
         self._routes: dict[str, Callable[[Params], dict[str, Any]]] = {
@@ -81,6 +94,9 @@ class SlackWebApi:
             "users.info": self._user_info,
             "usergroups.users.list": self._usergroup_users,
             "views.publish": self._views_publish,
+            "reactions.add": self._reactions_add,
+            "reactions.remove": self._reactions_remove,
+            "reactions.get": self._reactions_get,
         }
 
     # -- helpers -----------------------------------------------------------------------------
@@ -119,6 +135,62 @@ class SlackWebApi:
                 message["subtype"] = "thread_broadcast"
         self._store.add(channel, message)
         return message
+
+    def _link(self, channel: str, message: Message) -> str:
+        link = f"{self.workspace_url}archives/{channel}/p{message['ts'].replace('.', '')}"
+        if is_reply(message):
+            link += f"?thread_ts={message['thread_ts']}&cid={channel}"
+        return link
+
+    def _reaction_target(self, params: Params) -> tuple[str, Message]:
+        """The (channel, stored message) a reactions.* call names, or the Slack error."""
+        timestamp = str(params.get("timestamp") or "")
+        if not params.get("channel") or not timestamp:
+            raise SlackError("no_item_specified")
+        channel = self._channel(params, member=False)
+        ts_key(timestamp, "bad_timestamp")
+        message = self._store.get(channel, timestamp)
+        if message is None:
+            raise SlackError("message_not_found")
+        return channel, message
+
+    def _check_reaction_name(self, name: str) -> None:
+        """Raise invalid_name unless `name` is a known emoji name (no colons) or custom_emoji."""
+        match = _REACTION_NAME.fullmatch(name)
+        if match is None:
+            raise SlackError("invalid_name")
+        base = match["base"]
+        if base not in self.custom_emoji and not emoji.is_emoji(
+            emoji.emojize(f":{base}:", language="alias")
+        ):
+            raise SlackError("invalid_name")
+
+    def _react(self, message: Message, name: str, user: str) -> None:
+        """Add user's reaction `name` to a stored message (already_reacted if present)."""
+        self._check_reaction_name(name)
+        reactions: list[dict[str, Any]] = message.setdefault("reactions", [])
+        entry = next((r for r in reactions if r["name"] == name), None)
+        if entry is None:
+            reactions.append({"name": name, "users": [user], "count": 1})
+            return
+        if user in entry["users"]:
+            raise SlackError("already_reacted")
+        entry["users"].append(user)
+        entry["count"] += 1
+
+    def _unreact(self, message: Message, name: str, user: str) -> None:
+        """Remove user's reaction `name` (no_reaction if they have none); drop empty entries."""
+        self._check_reaction_name(name)
+        reactions: list[dict[str, Any]] = message.get("reactions", [])
+        entry = next((r for r in reactions if r["name"] == name), None)
+        if entry is None or user not in entry["users"]:
+            raise SlackError("no_reaction")
+        entry["users"].remove(user)
+        entry["count"] -= 1
+        if entry["count"] <= 0:
+            reactions.remove(entry)
+        if not reactions:
+            message.pop("reactions", None)
 
     # -- Web API methods ---------------------------------------------------------------------
 
@@ -194,10 +266,7 @@ class SlackWebApi:
         message = self._store.get(channel, str(params.get("message_ts") or ""))
         if message is None:
             raise SlackError("message_not_found")
-        link = f"{self.workspace_url}archives/{channel}/p{message['ts'].replace('.', '')}"
-        if is_reply(message):
-            link += f"?thread_ts={message['thread_ts']}&cid={channel}"
-        return {"ok": True, "channel": channel, "permalink": link}
+        return {"ok": True, "channel": channel, "permalink": self._link(channel, message)}
 
     def _history(self, params: Params) -> dict[str, Any]:
         channel = self._channel(params)
@@ -261,3 +330,19 @@ class SlackWebApi:
         }
         self.views[user_id] = published
         return {"ok": True, "view": copy.deepcopy(published)}
+
+    def _reactions_add(self, params: Params) -> dict[str, Any]:
+        _, message = self._reaction_target(params)
+        self._react(message, str(params.get("name") or ""), self.bot_user_id)
+        return {"ok": True}
+
+    def _reactions_remove(self, params: Params) -> dict[str, Any]:
+        _, message = self._reaction_target(params)
+        self._unreact(message, str(params.get("name") or ""), self.bot_user_id)
+        return {"ok": True}
+
+    def _reactions_get(self, params: Params) -> dict[str, Any]:
+        channel, message = self._reaction_target(params)
+        shown = self._store.render(channel, message, include_metadata=False)
+        shown["permalink"] = self._link(channel, message)
+        return {"ok": True, "type": "message", "channel": channel, "message": shown}

@@ -159,6 +159,22 @@ class SlackEmulator(SlackWebApi, EmulatorServer):
         with self._lock:
             self._store.remove(channel, ts)
 
+    def add_reaction(self, channel: str, ts: str, name: str, *, user: str = "UHUMAN") -> None:
+        """Seed a person's reaction on a stored message (no HTTP; same rules as reactions.add)."""
+        with self._lock:
+            message = self._store.get(channel, ts)
+            if message is None:
+                raise SlackError("message_not_found")
+            self._react(message, name, user)
+
+    def reactions(self, channel: str, ts: str) -> list[str]:
+        """Names of the reactions on a stored message, oldest first (KeyError: no such message)."""
+        with self._lock:
+            message = self._store.get(channel, ts)
+            if message is None:
+                raise KeyError(f"no message {ts} in {channel}")
+            return [str(r["name"]) for r in message.get("reactions", [])]
+
     def add_user(self, user_id: str, name: str, **overrides: Any) -> dict[str, Any]:
         """Register a users.info user (see make_user for the keys you may override)."""
         user = make_user(user_id, name, team_id=self.team_id, **overrides)

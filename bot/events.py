@@ -1,0 +1,168 @@
+"""`POST /slack/events`: Bolt listeners that store thread replies before Slack's ack."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from slack_bolt import App, BoltRequest
+from slack_bolt.adapter.starlette.handler import to_starlette_response
+from slack_bolt.authorization import AuthorizeResult
+from slack_sdk import WebClient
+from slack_sdk.signature import SignatureVerifier
+from sqlalchemy import Engine
+from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+
+from bridge.config import Settings
+from bridge.http_body import BodyTooLarge, read_capped
+from bridge.reply_intake import (
+    Outcome,
+    ThreadMessage,
+    receive_delete,
+    receive_edit,
+    receive_reply,
+)
+from store.engine import write_gate
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 1024 * 1024
+# Subtypes that are a person writing in the thread; the rest are joins, topics, bots...
+_HUMAN_SUBTYPES = frozenset({None, "thread_broadcast", "file_share"})
+_QUEUED = frozenset({Outcome.QUEUED, Outcome.RECALL_NOTED})
+
+
+class SlackEventsEndpoint:
+    """The ASGI endpoint; `on_stored` wakes the delivery worker."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        engine: Engine,
+        now: Callable[[], datetime],
+        on_stored: Callable[[], None],
+    ) -> None:
+        assert settings.slack_signing_secret is not None
+        self._settings = settings
+        self._engine = engine
+        self._now = now
+        self._on_stored = on_stored
+        self._verifier = SignatureVerifier(settings.slack_signing_secret)
+        self._channels = frozenset(
+            c for c in (settings.slack_channel, *settings.routes.values()) if c
+        )
+        assert settings.slack_bot_token is not None
+        self.bolt = App(
+            # Tokenless: the listeners only store; the token comes from `authorize`.
+            client=WebClient(base_url=settings.slack_api_url),
+            signing_secret=settings.slack_signing_secret,
+            authorize=_fixed_token(settings.slack_bot_token),
+            process_before_response=True,
+            logger=logging.getLogger("slack_bolt"),
+        )
+        self.bolt.event("message")(self._on_message)
+
+    async def handle(self, request: Request) -> Response:
+        """Verify, then let Bolt dispatch in a worker thread (the listeners touch the DB)."""
+        try:
+            body = await read_capped(request, MAX_BODY_BYTES)
+        except BodyTooLarge:
+            return PlainTextResponse("request body too large", status_code=413)
+        if not self._verifier.is_valid_request(body, dict(request.headers)):
+            log.warning("refused a Slack request with a missing, wrong or stale signature")
+            return PlainTextResponse("invalid signature", status_code=401)
+        try:
+            bolt_request = BoltRequest(
+                body=body.decode("utf-8"),
+                query=request.url.query,
+                headers=dict(request.headers),
+            )
+        except ValueError:  # JSON and UTF-8 errors: retrying will not fix them
+            log.debug("ignored a signed but malformed Slack request")
+            return PlainTextResponse("", status_code=200)
+        response = await run_in_threadpool(self.bolt.dispatch, bolt_request)
+        return to_starlette_response(response)
+
+    def _on_message(self, event: dict[str, Any]) -> None:
+        channel = _text(event.get("channel"))
+        if channel not in self._channels:
+            log.debug("message event for a channel that is not an inbox: ignored")
+            return
+        subtype = event.get("subtype")
+        if subtype == "message_changed":
+            self._on_edit(channel, event.get("message"))
+        elif subtype == "message_deleted":
+            self._on_delete(channel, event)
+        elif subtype in _HUMAN_SUBTYPES:
+            self._on_reply(channel, event)
+
+    def _on_reply(self, channel: str, event: dict[str, Any]) -> None:
+        ts, thread_ts, user = (_text(event.get(k)) for k in ("ts", "thread_ts", "user"))
+        if event.get("bot_id") or not (ts and user and thread_ts) or thread_ts == ts:
+            return  # bots (ours or not), and top-level channel messages
+        files = event.get("files")
+        count = len(files) if isinstance(files, list) else 0
+        message = ThreadMessage(channel, thread_ts, ts, user, _text(event.get("text")), count)
+        self._store(
+            lambda s: receive_reply(s, settings=self._settings, message=message, at=self._now())
+        )
+
+    def _on_edit(self, channel: str, message: Any) -> None:
+        if not isinstance(message, dict) or message.get("bot_id"):
+            return
+        ts, thread_ts = _text(message.get("ts")), _text(message.get("thread_ts"))
+        if not ts or not thread_ts or ts == thread_ts:
+            return
+        text = _text(message.get("text"))
+        self._store(
+            lambda s: receive_edit(
+                s,
+                settings=self._settings,
+                channel=channel,
+                thread_ts=thread_ts,
+                ts=ts,
+                text=text,
+                at=self._now(),
+            )
+        )
+
+    def _on_delete(self, channel: str, event: dict[str, Any]) -> None:
+        previous = event.get("previous_message")
+        if not isinstance(previous, dict) or previous.get("bot_id"):
+            return
+        ts, thread_ts = _text(event.get("deleted_ts")), _text(previous.get("thread_ts"))
+        if not ts or not thread_ts or ts == thread_ts:
+            return
+        self._store(
+            lambda s: receive_delete(s, channel=channel, thread_ts=thread_ts, ts=ts, at=self._now())
+        )
+
+    def _store(self, action: Callable[[Session], Outcome]) -> None:
+        with write_gate(self._engine), Session(self._engine) as session:
+            outcome = action(session)
+        log.debug("thread message: %s", outcome.value)
+        if outcome in _QUEUED:
+            self._on_stored()
+
+
+def _fixed_token(token: str) -> Callable[..., AuthorizeResult]:
+    """Authorization with the one bot token we have.
+
+    Bolt's default asks auth.test on the first event and, when Slack is unreachable, answers
+    that event 200 with an error body: Slack would never retry it, and the reply would be lost.
+    """
+
+    def authorize(enterprise_id: str | None, team_id: str | None) -> AuthorizeResult:
+        return AuthorizeResult(enterprise_id=enterprise_id, team_id=team_id, bot_token=token)
+
+    return authorize
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""

@@ -1,0 +1,49 @@
+"""Telling an agent what became of a reply: reactions on it, and private messages."""
+
+from __future__ import annotations
+
+import logging
+
+from slack_sdk import WebClient
+
+from bot.escape import escape
+from bot.slack_api import call
+from bridge.ids import ChannelId, SlackTs
+from bridge.ports import ChatUnavailable
+
+log = logging.getLogger(__name__)
+
+# Errors that mean the reaction is already the way we want it.
+_ALREADY = frozenset({"already_reacted", "no_reaction"})
+
+
+class SlackFeedback:
+    """Implements the domain's ReplyFeedback; failures are logged, never raised."""
+
+    def __init__(self, client: WebClient) -> None:
+        self._client = client
+
+    def react(
+        self, channel: ChannelId, ts: SlackTs, name: str, *, remove: str | None = None
+    ) -> None:
+        """reactions.remove `remove`, then reactions.add `name`."""
+        if remove:
+            self._quietly("reactions_remove", channel=channel, timestamp=ts, name=remove)
+        self._quietly("reactions_add", channel=channel, timestamp=ts, name=name)
+
+    def tell(self, channel: ChannelId, user: str, thread_ts: SlackTs, text: str) -> None:
+        """chat.postEphemeral in the thread, seen only by `user`."""
+        self._quietly(
+            "chat_postEphemeral",
+            channel=channel,
+            user=user,
+            thread_ts=thread_ts,
+            text=escape(text),
+        )
+
+    def _quietly(self, method: str, **kwargs: str) -> None:
+        try:
+            call(self._client, method, **kwargs)
+        except ChatUnavailable as failed:
+            if failed.reason not in _ALREADY:
+                log.warning("Slack %s failed: %s", method, failed.reason)

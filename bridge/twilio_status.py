@@ -1,0 +1,57 @@
+"""`POST /twilio/status`: Twilio's delivery status callbacks for the replies we sent."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from datetime import datetime
+
+from sqlalchemy import Engine
+from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+
+from bridge.config import Settings
+from bridge.twilio_webhook import TwilioRequestCheck
+from store import replies
+from store.engine import write_gate
+
+log = logging.getLogger(__name__)
+
+_SID = re.compile(r"(SM|MM)[0-9a-fA-F]{32}")
+_STATUS = re.compile(r"[a-z]{3,20}")
+
+
+class TwilioStatusWebhook:
+    """Records each status Twilio reports; answers 204 also for messages that are not ours."""
+
+    def __init__(
+        self, *, settings: Settings, public_url: str, engine: Engine, now: Callable[[], datetime]
+    ) -> None:
+        self._check = TwilioRequestCheck(settings, public_url)
+        self._engine = engine
+        self._now = now
+
+    async def handle(self, request: Request) -> Response:
+        """Verify, validate and record one callback."""
+        params = await self._check.verified(request)
+        if isinstance(params, Response):
+            return params
+        sid = params.get("MessageSid", "").strip()
+        status = params.get("MessageStatus", "").strip().lower()
+        if not _SID.fullmatch(sid) or not _STATUS.fullmatch(status):
+            return PlainTextResponse("MessageSid or MessageStatus is missing or malformed", 400)
+        code = params.get("ErrorCode", "").strip()
+        error_code = int(code) if code.isdigit() and len(code) < 7 else None
+        known = await run_in_threadpool(self._record, sid, status, error_code)
+        if not known:
+            log.debug("status callback for a message we did not send: ignored")
+        return Response(status_code=204)
+
+    def _record(self, sid: str, status: str, error_code: int | None) -> bool:
+        with write_gate(self._engine), Session(self._engine) as session:
+            return replies.record_status(
+                session, sid=sid, status=status, error_code=error_code, at=self._now()
+            )
