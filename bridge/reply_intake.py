@@ -19,8 +19,8 @@ from store.models import Contact, Conversation, Message
 log = logging.getLogger(__name__)
 
 SEND_REPLY, RECALL_NOTICE, FAILURE_NOTICE = "send_reply", "recall_notice", "failure_notice"
-# Statuses of a reply whose SMS may already be on a phone.
-GONE_OUT = frozenset({"sending", "sent", "failed"})
+# Statuses of a reply whose SMS may already be on a phone (a failed one never arrived).
+GONE_OUT = frozenset({"sending", "sent"})
 
 
 class Outcome(StrEnum):
