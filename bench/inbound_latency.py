@@ -27,6 +27,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.results import write_section  # noqa: E402
 from tests.conftest import base_env  # noqa: E402
 from tests.emulators import SlackEmulator  # noqa: E402
 from tests.harness import Twilio  # noqa: E402
@@ -158,7 +159,7 @@ def report(results: dict[str, list[float]], args: argparse.Namespace) -> None:
     text = "\n".join(lines)
     print(text)
     if args.out:
-        args.out.write_text("# Benchmark results\n\n" + text)
+        write_section(args.out, "inbound_latency", text)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ import argparse
 import asyncio
 import os
 import platform
-import re
 import sqlite3
 import statistics
 import subprocess
@@ -34,6 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.inbound_latency import free_port, percentile  # noqa: E402
+from bench.results import write_section  # noqa: E402
 from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, CHANNEL, SIGNING_SECRET, base_env  # noqa: E402
 from tests.emulators import SlackEmulator, TwilioEmulator  # noqa: E402
 from tests.harness import Twilio  # noqa: E402
@@ -41,8 +41,6 @@ from tests.slack_events import SlackEvents, escape, rich_text_blocks  # noqa: E4
 
 ADMIN = "UADMIN"
 CUSTOMER = "+14155550100"
-BEGIN = "<!-- slack_ack_latency: begin -->"
-END = "<!-- slack_ack_latency: end -->"
 HEADING = "## Slack event ack latency (`POST /slack/events`)"
 # Headers httpx computed for its own connection; aiohttp sets its own.
 _HOP_HEADERS = frozenset({"host", "content-length", "connection", "accept-encoding", "accept"})
@@ -230,7 +228,7 @@ def main() -> int:
         )
         return 1
     if args.out:
-        write_section(args.out, text)
+        write_section(args.out, "slack_ack_latency", text)
     return 0
 
 
@@ -247,7 +245,6 @@ def report(
     command = " ".join(["python", "bench/slack_ack_latency.py", *sys.argv[1:]])
     replies, jobs, expected = stored
     lines = [
-        BEGIN,
         HEADING,
         "",
         f"- measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.system()} "
@@ -272,21 +269,8 @@ def report(
         ),
         "",
         f"Ratio smsbridge / bare Bolt: p50 {app[3] / bare[3]:.2f}x, p99 {app[4] / bare[4]:.2f}x.",
-        END,
-        "",
     ]
     return "\n".join(lines)
-
-
-def write_section(out: Path, section: str) -> None:
-    """Put this bench's section into `out`, leaving the other sections as they are."""
-    text = out.read_text() if out.exists() else "# Benchmark results\n"
-    pattern = re.compile(re.escape(BEGIN) + r".*?" + re.escape(END) + r"\n?", re.DOTALL)
-    if pattern.search(text):
-        text = pattern.sub(lambda _match: section, text, count=1)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    out.write_text(text)
 
 
 if __name__ == "__main__":

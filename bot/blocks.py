@@ -8,9 +8,13 @@ from typing import Any
 from bot.escape import escape, truncate
 from bridge.cards import ContactCard, CustomerText, PostContent, ThreadEvent
 from bridge.consent import Consent
+from bridge.consent_actions import HistoryLine
 
 Blocks = list[dict[str, Any]]
 
+# action_ids of the buttons bot/events.py listens to.
+CONSENT_HISTORY = "consent_history"
+MARK_UNSUBSCRIBED = "mark_unsubscribed"
 # Slack caps a section's text at 3,000 characters and a message's `text` at 40,000.
 _SECTION_LIMIT = 3000
 
@@ -50,17 +54,29 @@ def card_blocks(card: ContactCard) -> Blocks:
     facts = [consent_line(card), local_time_line(card)]
     if card.location:
         facts.append(f":round_pushpin: {escape(card.location)}")
-    return [
+    blocks: Blocks = [
         {"type": "section", "text": {"type": "mrkdwn", "text": f":speech_balloon: {who}"}},
         {"type": "context", "elements": [{"type": "mrkdwn", "text": f} for f in facts]},
     ]
+    if card.contact_id is not None:
+        history = _button("Consent history", CONSENT_HISTORY, str(card.contact_id))
+        blocks.append({"type": "actions", "elements": [history]})
+    return blocks
 
 
 def consent_line(card: ContactCard) -> str:
-    """Consent status, with when it last changed."""
+    """Consent status, how it came to be and when: `Unsubscribed from SMS: texted STOP, …`."""
     line = _CONSENT_LABELS[card.consent]
+    if card.consent_how:
+        # "Subscribed to SMS via START", "Unsubscribed from SMS: texted STOP".
+        via = card.consent is Consent.SUBSCRIBED and card.consent_how.startswith("texted ")
+        how = card.consent_how.removeprefix("texted ") if via else card.consent_how
+        line += f"{' via ' if via else ': '}{escape(how)}"
+        if card.consent_by:
+            line += f" by <@{card.consent_by}>"
     if card.consent_since is not None:
-        line += f" since {slack_date(card.consent_since)}"
+        joiner = ", " if card.consent_how else " since "
+        line += f"{joiner}{slack_date(card.consent_since)}"
     return line
 
 
@@ -84,11 +100,35 @@ def _customer_text(text: CustomerText) -> tuple[str, Blocks]:
         "type": "section",
         "text": {"type": "mrkdwn", "text": truncate(body, _SECTION_LIMIT), "verbatim": True},
     }
-    return body, [section]
+    blocks: Blocks = [section]
+    if text.possible_opt_out_of is not None:
+        note = ":warning: This may be a request to stop texting. Confirm to unsubscribe them."
+        button = _button("Mark unsubscribed", MARK_UNSUBSCRIBED, str(text.possible_opt_out_of))
+        button["style"] = "danger"
+        button["confirm"] = {
+            "title": {"type": "plain_text", "text": "Unsubscribe this customer?"},
+            "text": {"type": "plain_text", "text": "No replies will go out until they text START."},
+            "confirm": {"type": "plain_text", "text": "Unsubscribe"},
+            "deny": {"type": "plain_text", "text": "Cancel"},
+        }
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": note}]})
+        blocks.append({"type": "actions", "elements": [button]})
+    return body, blocks
+
+
+def _button(label: str, action_id: str, value: str) -> dict[str, Any]:
+    return {
+        "type": "button",
+        "text": {"type": "plain_text", "text": label},
+        "action_id": action_id,
+        "value": value,
+    }
 
 
 def _event(event: ThreadEvent) -> tuple[str, Blocks]:
     text = f":information_source: {escape(event.text)}"
+    if event.by:
+        text += f" (by <@{event.by}>)"
     return text, [{"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}]
 
 
@@ -96,3 +136,16 @@ def slack_date(when: datetime) -> str:
     """A time Slack shows in each reader's own zone, e.g. `12 Mar 14:02`."""
     fallback = when.astimezone(UTC).strftime("%d %b %Y %H:%M UTC").lstrip("0")
     return f"<!date^{int(when.timestamp())}^{{date_short}} {{time}}|{fallback}>"
+
+
+def history_text(name: str, lines: list[HistoryLine]) -> str:
+    """The consent ledger of a contact, newest first, for the person who asked."""
+    if not lines:
+        return f"No consent changes recorded for {escape(name)}: never subscribed to SMS."
+    rows = []
+    for line in reversed(lines):
+        by = f" by <@{line.actor}>" if line.actor else ""
+        state = line.consent.replace("_", " ")
+        was = line.previous.replace("_", " ")
+        rows.append(f"• {slack_date(line.at)}: {state} (was {was}), {escape(line.how)}{by}")
+    return f"*Consent history of {escape(name)}*\n" + "\n".join(rows)

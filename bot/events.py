@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from slack_bolt import App, BoltRequest
+from slack_bolt import Ack, App, BoltRequest
 from slack_bolt.adapter.starlette.handler import to_starlette_response
 from slack_bolt.authorization import AuthorizeResult
 from slack_sdk import WebClient
@@ -18,8 +19,12 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
+from bot.blocks import CONSENT_HISTORY, MARK_UNSUBSCRIBED, history_text
+from bot.feedback import SlackFeedback
 from bridge.config import Settings
+from bridge.consent_actions import consent_history, mark_unsubscribed
 from bridge.http_body import BodyTooLarge, read_capped
+from bridge.ids import ChannelId, SlackTs
 from bridge.reply_intake import (
     Outcome,
     ThreadMessage,
@@ -67,6 +72,8 @@ class SlackEventsEndpoint:
             logger=logging.getLogger("slack_bolt"),
         )
         self.bolt.event("message")(self._on_message)
+        self.bolt.action(CONSENT_HISTORY)(self._on_consent_history)
+        self.bolt.action(MARK_UNSUBSCRIBED)(self._on_mark_unsubscribed)
 
     async def handle(self, request: Request) -> Response:
         """Verify, then let Bolt dispatch in a worker thread (the listeners touch the DB)."""
@@ -143,12 +150,68 @@ class SlackEventsEndpoint:
             lambda s: receive_delete(s, channel=channel, thread_ts=thread_ts, ts=ts, at=self._now())
         )
 
+    def _on_consent_history(self, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        where = _clicked(body)
+        if where is None or not where.value.isdigit():
+            return
+        with Session(self._engine) as session:
+            name, lines = consent_history(session, contact_id=int(where.value))
+        text = history_text(name, lines)
+        SlackFeedback(client).tell(where.channel, where.user, where.thread_ts, text, markup=True)
+
+    def _on_mark_unsubscribed(self, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        where = _clicked(body)
+        if where is None or not where.value.isdigit():
+            return
+        with write_gate(self._engine), Session(self._engine) as session:
+            contact = mark_unsubscribed(
+                session, message_id=int(where.value), actor=where.user, at=self._now()
+            )
+        if contact is None:
+            return
+        self._on_stored()
+        SlackFeedback(client).tell(
+            where.channel,
+            where.user,
+            where.thread_ts,
+            "Marked unsubscribed: nothing more will be texted to them until they text START.",
+        )
+
     def _store(self, action: Callable[[Session], Outcome]) -> None:
         with write_gate(self._engine), Session(self._engine) as session:
             outcome = action(session)
         log.debug("thread message: %s", outcome.value)
         if outcome in _QUEUED:
             self._on_stored()
+
+
+@dataclass(frozen=True)
+class _Click:
+    channel: ChannelId
+    user: str
+    thread_ts: SlackTs
+    value: str
+
+
+def _clicked(body: dict[str, Any]) -> _Click | None:
+    """Where a button was clicked, by whom, and its value; None for a malformed payload."""
+    try:
+        action = body["actions"][0]
+        container = body.get("container") or {}
+        message = body.get("message") or {}
+        # A click in a thread is answered there; one on a channel message, in the channel.
+        thread_ts = message.get("thread_ts") or container.get("thread_ts") or ""
+        return _Click(
+            ChannelId(str(body["channel"]["id"])),
+            str(body["user"]["id"]),
+            SlackTs(str(thread_ts)),
+            str(action.get("value") or ""),
+        )
+    except (KeyError, IndexError, TypeError, AttributeError):
+        log.debug("ignored a malformed button click")
+        return None
 
 
 def _fixed_token(token: str) -> Callable[..., AuthorizeResult]:

@@ -31,15 +31,17 @@ class SlackFeedback:
             self._quietly("reactions_remove", channel=channel, timestamp=ts, name=remove)
         self._quietly("reactions_add", channel=channel, timestamp=ts, name=name)
 
-    def tell(self, channel: ChannelId, user: str, thread_ts: SlackTs, text: str) -> None:
-        """chat.postEphemeral in the thread, seen only by `user`."""
-        self._quietly(
-            "chat_postEphemeral",
-            channel=channel,
-            user=user,
-            thread_ts=thread_ts,
-            text=escape(text),
-        )
+    def tell(
+        self, channel: ChannelId, user: str, thread_ts: SlackTs, text: str, *, markup: bool = False
+    ) -> None:
+        """chat.postEphemeral, seen only by `user`, in the thread when there is one.
+
+        Plain text is escaped; `markup=True` is for text built as Slack markup already.
+        """
+        args = {"channel": channel, "user": user, "text": text if markup else escape(text)}
+        if thread_ts:
+            args["thread_ts"] = thread_ts
+        self._quietly("chat_postEphemeral", **args)
 
     def _quietly(self, method: str, **kwargs: str) -> None:
         try:

@@ -16,12 +16,16 @@ from starlette.routing import Route
 
 from bot.events import SlackEventsEndpoint
 from bot.feedback import SlackFeedback
+from bot.outage import explain
 from bot.people import SlackPeople
+from bot.permalinks import SlackLinks
 from bot.poster import SlackPoster, make_client
+from bridge.auto_texts import SEND_AUTO
 from bridge.config import Settings
 from bridge.delivery import Delivery
 from bridge.health import healthz
-from bridge.inbound import POST_EVENT, POST_TEXT, UPDATE_CARD
+from bridge.inbound import CONSENT_EVENT, POST_EVENT, POST_TEXT, UPDATE_CARD
+from bridge.mail_jobs import mail_runners
 from bridge.ports import Clock, SystemClock
 from bridge.reply_intake import FAILURE_NOTICE, RECALL_NOTICE, SEND_REPLY
 from bridge.reply_sender import ReplySender
@@ -75,6 +79,11 @@ def build_service(
         UPDATE_CARD: delivery,
     }
     runners |= {SEND_REPLY: sender, RECALL_NOTICE: sender, FAILURE_NOTICE: sender}
+    runners |= {SEND_AUTO: sender, CONSENT_EVENT: delivery}
+    links = SlackLinks(
+        make_client(token=settings.slack_bot_token, base_url=settings.slack_api_url, timeout=5)
+    )
+    runners |= mail_runners(settings, links=links, explain=explain)
     worker = DeliveryWorker(engine=engine, runner=Dispatch(runners), clock=clock)
     return Service(settings=settings, engine=engine, worker=worker)
 

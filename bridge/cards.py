@@ -20,6 +20,10 @@ class ContactCard:
     zone: str
     zone_uncertain: bool
     location: str | None
+    # How consent got to where it is ("texted STOP", "imported"), and who, for a Slack change.
+    consent_how: str | None = None
+    consent_by: str | None = None
+    contact_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -29,6 +33,8 @@ class CustomerText:
     body: str
     received_at: datetime
     num_media: int
+    # A conversation text that reads like a request to stop: a person confirms with a click.
+    possible_opt_out_of: int | None = None
 
 
 @dataclass(frozen=True)
@@ -37,6 +43,8 @@ class ThreadEvent:
 
     text: str
     at: datetime
+    # The chat user who did it, shown as a mention after the text.
+    by: str | None = None
 
 
 PostContent = ContactCard | CustomerText | ThreadEvent

@@ -8,6 +8,7 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 
 from bridge.config import ConfigError, Settings, load_settings
 
@@ -25,11 +26,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # Each migration step at INFO is noise on every start and every command.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     command: str = args.command
     if command == "serve":
         return _serve(settings, host=args.host, port=args.port)
     if command == "worker":
         return _worker(settings)
+    if command == "email":
+        from bridge.mail_check import email_test
+
+        return email_test(settings, to=args.to)
+    if command == "contacts":
+        from bridge.contacts_cli import export_contacts, import_contacts
+
+        if args.contacts_command == "import":
+            return import_contacts(settings, Path(args.file))
+        return export_contacts(settings)
     if command == "db":
         return _db_upgrade(settings)
     raise AssertionError(command)
@@ -42,9 +55,20 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     commands.add_parser("worker", help="delivery worker without HTTP")
+    contacts = commands.add_parser("contacts", help="contact lists as CSV")
+    contacts_commands = contacts.add_subparsers(dest="contacts_command", required=True)
+    importer = contacts_commands.add_parser(
+        "import", help="create or update contacts from a CSV with phone,name,consent,timezone"
+    )
+    importer.add_argument("file")
+    contacts_commands.add_parser("export", help="every contact as CSV on standard output")
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True)
     db_commands.add_parser("upgrade", help="apply schema migrations")
+    email = commands.add_parser("email", help="mail (SMTP_URL)")
+    email_commands = email.add_subparsers(dest="email_command", required=True)
+    email_test = email_commands.add_parser("test", help="send a test mail, show the answer")
+    email_test.add_argument("--to", action="append", default=[], metavar="ADDRESS")
     return parser
 
 

@@ -11,15 +11,25 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import phonenumbers
 from dotenv import dotenv_values
 
 from bridge.ids import E164, ChannelId
+from bridge.mail import SmtpServer, mailbox
 from bridge.phones import parse_e164
 
 AutoRespond = Literal["off", "non-consented", "all"]
 DEFAULT_AUTORESPOND_TEXT = (
     "{organization_prefix}: We are unable to respond as you have not consented to receive SMS. "
     "For help reach us at {email}."
+)
+DEFAULT_OPT_IN_TEXT = (
+    "{organization_prefix}: You are subscribed to our texts. Reply HELP for help, "
+    "STOP to unsubscribe. Msg & data rates may apply."
+)
+DEFAULT_HELP_TEXT = (
+    "{organization_prefix}: For help, reach us at {email}. Reply STOP to unsubscribe. "
+    "Msg & data rates may apply."
 )
 DEFAULT_OPT_OUT = ("STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT")
 DEFAULT_OPT_IN = ("START", "YES", "UNSTOP")
@@ -61,6 +71,10 @@ class Settings:
     default_timezone: str = "America/New_York"
     autorespond: AutoRespond = "non-consented"
     autorespond_text: str = DEFAULT_AUTORESPOND_TEXT
+    autorespond_cooldown_hours: float = 24.0
+    opt_in_text: str = DEFAULT_OPT_IN_TEXT
+    help_text: str = DEFAULT_HELP_TEXT
+    default_region: str = "US"
     organization_prefix: str = ""
     support_email: str = ""
     response_sla_minutes: int = 60
@@ -225,10 +239,55 @@ def _positive_float(raw: str) -> float:
     return value
 
 
+def _non_negative_float(raw: str) -> float:
+    value = float(raw)
+    if not value >= 0:
+        raise ValueError("expected a number of at least 0")
+    return value
+
+
+TEMPLATE_FIELDS = ("organization_prefix", "email")
+
+
+def _template(raw: str) -> str:
+    try:
+        fill_template(raw, organization_prefix="", email="")
+    except (KeyError, IndexError, ValueError) as exc:
+        raise ValueError(
+            "expected text with only {organization_prefix} and {email} in braces "
+            f"({type(exc).__name__}: {exc})"
+        ) from None
+    return raw
+
+
+def fill_template(template: str, *, organization_prefix: str, email: str) -> str:
+    """An automatic text with its fields filled in; a missing prefix leaves no stray colon."""
+    text = template.format(organization_prefix=organization_prefix, email=email)
+    if not organization_prefix and template.startswith("{organization_prefix}: "):
+        text = text.removeprefix(": ")
+    return text.strip()
+
+
+def _region(raw: str) -> str:
+    region = raw.upper()
+    if region not in phonenumbers.SUPPORTED_REGIONS:
+        raise ValueError("expected a two-letter country code such as US or GB")
+    return region
+
+
 def _smtp_url(raw: str) -> str | None:
-    if raw and urlsplit(raw).scheme not in ("smtp", "smtps"):
-        raise ValueError("expected smtp://user:pass@host:port or smtps://…")
+    if raw:
+        SmtpServer.from_url(raw)  # its errors never hold the password
     return raw or None
+
+
+def _mailbox(raw: str) -> str:
+    mailbox(raw)
+    return raw
+
+
+def _addresses(raw: str) -> tuple[str, ...]:
+    return tuple(mailbox(item)[1] for item in _list(raw))
 
 
 def _log_level(raw: str) -> str:
@@ -258,14 +317,18 @@ _FIELDS: dict[str, tuple[str, Callable[[str], Any], bool]] = {
     "QUIET_HOURS": ("quiet_hours", _quiet_hours, False),
     "DEFAULT_TIMEZONE": ("default_timezone", _timezone, False),
     "AUTORESPOND": ("autorespond", _choice("off", "non-consented", "all"), False),
-    "AUTORESPOND_TEXT": ("autorespond_text", _text, False),
+    "AUTORESPOND_TEXT": ("autorespond_text", _template, False),
+    "AUTORESPOND_COOLDOWN_HOURS": ("autorespond_cooldown_hours", _non_negative_float, False),
+    "OPT_IN_TEXT": ("opt_in_text", _template, False),
+    "HELP_TEXT": ("help_text", _template, False),
+    "DEFAULT_REGION": ("default_region", _region, False),
     "ORGANIZATION_PREFIX": ("organization_prefix", _text, False),
     "SUPPORT_EMAIL": ("support_email", _text, False),
     "RESPONSE_SLA_MINUTES": ("response_sla_minutes", _int(1), False),
     "SMTP_URL": ("smtp_url", _smtp_url, True),
-    "EMAIL_FROM": ("email_from", _text, False),
-    "FORWARD_TO": ("forward_to", _list, False),
-    "FALLBACK_TO": ("fallback_to", _list, False),
+    "EMAIL_FROM": ("email_from", _mailbox, False),
+    "FORWARD_TO": ("forward_to", _addresses, False),
+    "FALLBACK_TO": ("fallback_to", _addresses, False),
     "FALLBACK_AFTER_SECONDS": ("fallback_after_seconds", _int(0), False),
     "NOTE_PREFIX": ("note_prefix", _text, False),
     "SLACK_POST_RATE": ("slack_post_rate", _positive_float, False),
@@ -276,6 +339,10 @@ _FIELDS: dict[str, tuple[str, Callable[[str], Any], bool]] = {
     "OPT_IN_KEYWORDS": ("opt_in_keywords", _keywords, False),
     "HELP_KEYWORDS": ("help_keywords", _keywords, False),
 }
+
+
+# Set but empty, these turn an automatic text off; other empty variables take the default.
+_EMPTY_MEANS_NONE = frozenset({"OPT_IN_TEXT", "HELP_TEXT"})
 
 
 def load_settings(
@@ -289,6 +356,9 @@ def load_settings(
     values: dict[str, Any] = {}
     for name, (attribute, parse, secret) in _FIELDS.items():
         raw = merged.get(name)
+        if raw is not None and raw.strip() == "" and name in _EMPTY_MEANS_NONE:
+            values[attribute] = ""
+            continue
         if raw is None or raw.strip() == "":
             continue
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import dataclass
 from enum import StrEnum
@@ -40,7 +41,7 @@ class Keyword:
 
 
 # Twilio's Advanced Opt-Out tells us what it matched in `OptOutType`.
-_TWILIO_OPT_OUT_TYPES = {
+TWILIO_OPT_OUT_TYPES = {
     "STOP": KeywordAction.OPT_OUT,
     "START": KeywordAction.OPT_IN,
     "HELP": KeywordAction.HELP,
@@ -59,7 +60,7 @@ class KeywordMatcher:
         """The keyword this text is, or None for a conversation text."""
         word = normalise(body)
         if opt_out_type:
-            action = _TWILIO_OPT_OUT_TYPES.get(opt_out_type.strip().upper())
+            action = TWILIO_OPT_OUT_TYPES.get(opt_out_type.strip().upper())
             if action is not None:
                 return Keyword(word or opt_out_type.strip().upper(), action)
         for action, words in (
@@ -72,8 +73,48 @@ class KeywordMatcher:
         return None
 
 
+class Source(StrEnum):
+    """Where a consent change came from, as the ledger records it."""
+
+    KEYWORD = "keyword"
+    TWILIO_OPT_OUT_TYPE = "twilio-opt-out-type"
+    TWILIO_ERROR_21610 = "twilio-error-21610"
+    IMPORT = "import"
+    SLACK = "slack"
+
+
+def describe_source(source: str, detail: str | None) -> str:
+    """How a change happened, in words: `texted STOP`, `imported`, `marked in Slack`."""
+    if source in (Source.KEYWORD, Source.TWILIO_OPT_OUT_TYPE):
+        return f"texted {detail}" if detail else "by text"
+    if source == Source.TWILIO_ERROR_21610:
+        return "Twilio reports the number opted out (error 21610)"
+    if source == Source.IMPORT:
+        return "imported"
+    if source == Source.SLACK:
+        return "marked in Slack"
+    return source
+
+
+# Conversation texts that read like a wish to stop: a person confirms with one click.
+_STOP_PHRASES = re.compile(
+    r"\b(unsubscribe|opt[ -]?out|remove me|take me off|"
+    r"(?:don'?t|do not|no more|never|quit|stop) (?:text|messag|sms|send|contact)\w*)\b",
+    re.IGNORECASE,
+)
+
+
+def looks_like_opt_out(body: str) -> bool:
+    """A text that may ask to stop, e.g. `please stop texting me` (not a keyword itself)."""
+    return bool(_STOP_PHRASES.search(unicodedata.normalize("NFKC", body)))
+
+
 def normalise(body: str) -> str:
-    """The message upper-cased, without surrounding whitespace and punctuation."""
+    """The message as a keyword would read: NFKC (full-width and styled letters become plain
+    ones), invisible format characters dropped, upper-cased, surrounding whitespace and
+    punctuation stripped: full-width STOP, `STOP\u200b` and ` Stop! ` all read `STOP`."""
+    body = unicodedata.normalize("NFKC", body)
+    body = "".join(c for c in body if unicodedata.category(c) != "Cf")
     start, end = 0, len(body)
     while start < end and _is_padding(body[start]):
         start += 1

@@ -5,14 +5,20 @@ from __future__ import annotations
 from datetime import datetime
 
 from bridge.cards import ContactCard
-from bridge.consent import Consent
+from bridge.consent import Consent, describe_source
 from bridge.localtime import local_time, resolve_zone
 from bridge.phones import international
-from store.models import Contact
+from store.models import ConsentChange, Contact
 
 
-def card_for(contact: Contact, *, default_zone: str, now: datetime) -> ContactCard:
-    """The header as it should read at `now`."""
+def card_for(
+    contact: Contact,
+    *,
+    default_zone: str,
+    now: datetime,
+    change: ConsentChange | None = None,
+) -> ContactCard:
+    """The header as it should read at `now`; `change` is the latest consent change."""
     zone = resolve_zone(phone=contact.phone, stored=contact.timezone, default=default_zone)
     phone = international(contact.phone)
     return ContactCard(
@@ -24,6 +30,9 @@ def card_for(contact: Contact, *, default_zone: str, now: datetime) -> ContactCa
         zone=zone.primary,
         zone_uncertain=zone.uncertain,
         location=location_of(contact),
+        consent_how=describe_source(change.source, change.detail) if change else None,
+        consent_by=change.actor if change else None,
+        contact_id=contact.id,
     )
 
 

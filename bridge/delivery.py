@@ -6,11 +6,13 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session, select
 
-from bridge.cards import CustomerText, PostContent, ThreadEvent
+from bridge.cards import ContactCard, CustomerText, PostContent, ThreadEvent
+from bridge.consent import Consent, describe_source, looks_like_opt_out
 from bridge.contact_card import card_for
 from bridge.ids import ChannelId, SlackTs
-from bridge.inbound import POST_EVENT, POST_TEXT, UPDATE_CARD
+from bridge.inbound import CONSENT_EVENT, POST_EVENT, POST_TEXT, UPDATE_CARD
 from bridge.ports import ChatPost, ChatSink, ChatUnavailable
+from store.contacts import latest_consent_change
 from store.models import ConsentChange, Contact, Conversation, DeliveryJob, Message
 
 # How far before a row's creation to look for a post whose answer we lost.
@@ -34,7 +36,13 @@ class Delivery:
             self._ensure_thread(session, conversation, contact, now)
             message = session.get(Message, job.message_id)
             if message is not None:
-                content = CustomerText(message.body, message.created_at, message.num_media)
+                flag = contact.consent != Consent.UNSUBSCRIBED and looks_like_opt_out(message.body)
+                content = CustomerText(
+                    message.body,
+                    message.created_at,
+                    message.num_media,
+                    possible_opt_out_of=message.id if flag else None,
+                )
                 self._post_message(session, conversation, message, content, now)
         elif job.kind == POST_EVENT and conversation.parent_ts:
             message = session.get(Message, job.message_id)
@@ -44,13 +52,20 @@ class Delivery:
             self._update_card(session, conversation, contact, now)
         elif job.kind == UPDATE_CARD and conversation.parent_ts:
             self._update_card(session, conversation, contact, now)
+        elif job.kind == CONSENT_EVENT and conversation.parent_ts:
+            change = session.get(ConsentChange, job.consent_change_id)
+            if change is not None:
+                text = _change_text(change)
+                key = f"consent:{change.id}"
+                post_event_once(self._sink, conversation, key, text, job, by=change.actor)
+            self._update_card(session, conversation, contact, now)
 
     def _ensure_thread(
         self, session: Session, conversation: Conversation, contact: Contact, now: datetime
     ) -> None:
         if conversation.parent_ts:
             return
-        card = card_for(contact, default_zone=self._default_zone, now=now)
+        card = self._card(session, contact, now)
         post = ChatPost(ChannelId(conversation.channel), card, key=f"thread:{conversation.id}")
         self._post_once(session, conversation, post, since=conversation.created_at, now=now)
 
@@ -112,7 +127,7 @@ class Delivery:
         self, session: Session, conversation: Conversation, contact: Contact, now: datetime
     ) -> None:
         assert conversation.parent_ts is not None
-        card = card_for(contact, default_zone=self._default_zone, now=now)
+        card = self._card(session, contact, now)
         try:
             self._sink.update_card(
                 ChannelId(conversation.channel), SlackTs(conversation.parent_ts), card
@@ -121,6 +136,34 @@ class Delivery:
             if not refused.thread_gone:
                 raise
             _forget_thread(session, conversation)
+
+    def _card(self, session: Session, contact: Contact, now: datetime) -> ContactCard:
+        change = latest_consent_change(session, contact_id=contact.id or 0)
+        return card_for(contact, default_zone=self._default_zone, now=now, change=change)
+
+
+def post_event_once(
+    sink: ChatSink,
+    conversation: Conversation,
+    key: str,
+    text: str,
+    job: DeliveryJob,
+    *,
+    by: str | None = None,
+) -> None:
+    """Post an event into the thread once: a retried job looks for its post first."""
+    assert conversation.parent_ts is not None
+    channel, thread_ts = ChannelId(conversation.channel), SlackTs(conversation.parent_ts)
+    # An earlier attempt may have posted it and lost only the answer.
+    if job.attempts and sink.find(channel, key, thread_ts=thread_ts, since=job.created_at):
+        return
+    sink.post(ChatPost(channel, ThreadEvent(text, job.created_at, by), key, thread_ts))
+
+
+def _change_text(change: ConsentChange) -> str:
+    how = describe_source(change.source, change.detail)
+    state = Consent(change.consent).value.replace("_", " ")
+    return f"Consent: {state} ({how})"
 
 
 def _forget_thread(session: Session, conversation: Conversation) -> None:
@@ -156,6 +199,8 @@ def _record(session: Session, row: Conversation | Message, ts: str) -> None:
 
 
 def _event_text(session: Session, message: Message) -> str:
+    if message.kind == "auto":
+        return f"Answered automatically: “{message.body}”"
     word = message.keyword or message.body.strip()
     change = session.exec(
         select(ConsentChange).where(ConsentChange.message_id == message.id)

@@ -9,16 +9,26 @@ from datetime import datetime
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from bridge.auto_texts import autoresponse, keyword_answer, queue_auto_text
 from bridge.config import Settings
-from bridge.consent import Keyword, KeywordMatcher
+from bridge.consent import (
+    TWILIO_OPT_OUT_TYPES,
+    Keyword,
+    KeywordAction,
+    KeywordMatcher,
+    Source,
+)
+from bridge.forwarding import queue_mail
 from bridge.ids import MessageSid
 from bridge.phones import masked, parse_e164
 from store import contacts, conversations, jobs
-from store.models import Contact, Message
+from store.models import Contact, Conversation, Message
 
 log = logging.getLogger(__name__)
 
 POST_TEXT, POST_EVENT, UPDATE_CARD = "post_text", "post_event", "update_card"
+# A consent change made outside a text (Slack, Twilio errors): an event and a new header.
+CONSENT_EVENT = "consent_event"
 
 
 @dataclass(frozen=True)
@@ -108,15 +118,21 @@ def _store(session: Session, *, settings: Settings, text: InboundText, at: datet
     session.add(message)
     session.flush()
     assert message.id is not None
-    if keyword is not None and keyword.consent is not None:
-        contacts.change_consent(
+    if keyword is not None:
+        _keyword_effects(session, settings, contact, conversation, message, keyword, text, at)
+    else:
+        answer = autoresponse(settings, contact, at=at)
+        if answer and queue_auto_text(
             session,
             contact=contact,
-            consent=keyword.consent.value,
-            source=f"texted {keyword.word}",
+            business_number=text.to,
+            conversation=conversation,
+            body=answer,
+            prompted_by="autorespond",
             at=at,
-            message_id=message.id,
-        )
+        ):
+            contact.autoresponded_at = at
+            session.add(contact)
     if conversation is not None:
         conversation.last_message_at = at
         session.add(conversation)
@@ -139,8 +155,50 @@ def _store(session: Session, *, settings: Settings, text: InboundText, at: datet
                 conversation_id=conversation.id,
                 at=at,
             )
+    queue_mail(session, settings=settings, message=message, at=at)
     log.info("inbound %s from %s stored as %s", text.sid, masked(contact.phone), message.kind)
     return Accepted(message.id, duplicate=False, keyword=keyword)
+
+
+def _keyword_effects(
+    session: Session,
+    settings: Settings,
+    contact: Contact,
+    conversation: Conversation | None,
+    message: Message,
+    keyword: Keyword,
+    text: InboundText,
+    at: datetime,
+) -> None:
+    """Consent changes at once; an opt-out stops what waits to be sent; answers are queued."""
+    if keyword.consent is not None:
+        by_twilio = (text.opt_out_type or "").strip().upper() in TWILIO_OPT_OUT_TYPES
+        contacts.change_consent(
+            session,
+            contact=contact,
+            consent=keyword.consent.value,
+            source=Source.TWILIO_OPT_OUT_TYPE if by_twilio else Source.KEYWORD,
+            detail=keyword.word,
+            cause=text.sid,
+            message_id=message.id,
+            at=at,
+        )
+    if keyword.action is KeywordAction.OPT_OUT:
+        # Waiting replies run now, to be refused and their authors told, not sent.
+        assert contact.id is not None
+        jobs.hurry(session, contact_id=contact.id, lane=jobs.SMS_LANE, at=at)
+        return
+    answer = keyword_answer(settings, keyword, opt_out_type=text.opt_out_type)
+    if answer:
+        queue_auto_text(
+            session,
+            contact=contact,
+            business_number=text.to,
+            conversation=conversation,
+            body=answer,
+            prompted_by=keyword.word,
+            at=at,
+        )
 
 
 def _channel_for(settings: Settings, business_number: str) -> str:

@@ -29,9 +29,9 @@ class ContactZone:
 
 def resolve_zone(*, phone: str, stored: str | None, default: str) -> ContactZone:
     """Imported or set zone first, then what the number implies, then the default."""
-    if stored and _valid(stored):
+    if stored and is_zone(stored):
         return ContactZone((stored,), "set")
-    implied = tuple(zone for zone in zones_for(phone) if _valid(zone))
+    implied = tuple(zone for zone in zones_for(phone) if is_zone(zone))
     if implied:
         return ContactZone(implied, "number")
     return ContactZone((default,), "default")
@@ -42,7 +42,8 @@ def local_time(zone: str, now: datetime) -> datetime:
     return now.astimezone(ZoneInfo(zone))
 
 
-def _valid(zone: str) -> bool:
+def is_zone(zone: str) -> bool:
+    """Whether `zone` names an IANA time zone this machine knows."""
     try:
         ZoneInfo(zone)
     except (ZoneInfoNotFoundError, ValueError):

@@ -10,13 +10,18 @@ from bridge.ids import E164
 _UNKNOWN_ZONE = "Etc/Unknown"
 
 
-def parse_e164(raw: str, region: str | None = None) -> E164 | None:
-    """The number in E.164 form, or None when `raw` is not a possible phone number."""
+def parse_e164(raw: str, region: str | None = None, *, strict: bool = False) -> E164 | None:
+    """The number in E.164 form, or None when `raw` is not a possible phone number.
+
+    `region` reads national numbers; `strict` also wants the number to exist in the
+    numbering plan (for lists people typed, not for senders Twilio vouches for).
+    """
     try:
         number = phonenumbers.parse(raw, region)
     except phonenumbers.NumberParseException:
         return None
-    if not phonenumbers.is_possible_number(number):
+    check = phonenumbers.is_valid_number if strict else phonenumbers.is_possible_number
+    if not check(number):
         return None
     return E164(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
 

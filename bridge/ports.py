@@ -33,6 +33,14 @@ class ServiceUnavailable(Exception):
         self.configuration = configuration
 
 
+class PermanentFailure(Exception):
+    """An outside service refused for good: the job is finished, `reason` kept as its error."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 class ChatUnavailable(ServiceUnavailable):
     """The chat service did not take a post; `thread_gone`: its thread no longer exists."""
 

@@ -8,15 +8,16 @@ from datetime import datetime, timedelta
 from sqlalchemy import update
 from sqlmodel import Session, col
 
-from bridge.cards import ThreadEvent
+from bridge.auto_texts import SEND_AUTO
 from bridge.config import Settings
-from bridge.consent import Consent
+from bridge.consent import Consent, Source
+from bridge.consent_actions import change_and_show
+from bridge.delivery import post_event_once
 from bridge.gates import Decision, Reason, ReplyFacts, decide, explain
 from bridge.ids import ChannelId, SlackTs
-from bridge.inbound import UPDATE_CARD
+from bridge.inbound import POST_EVENT
 from bridge.phones import international, masked
 from bridge.ports import (
-    ChatPost,
     ChatSink,
     OutgoingSms,
     People,
@@ -29,7 +30,7 @@ from bridge.ports import (
 from bridge.reply_intake import FAILURE_NOTICE, RECALL_NOTICE, SEND_REPLY
 from bridge.sms_text import slack_to_sms, split_sms
 from bridge.twilio_errors import describe_error
-from store import contacts, conversations, jobs, replies
+from store import conversations, jobs, replies
 from store.models import Contact, Conversation, DeliveryJob, Message, OutboundSms
 
 log = logging.getLogger(__name__)
@@ -68,9 +69,16 @@ class ReplySender:
         if job.message_id is None:
             return
         reply = session.get(Message, job.message_id)
-        conversation = session.get(Conversation, job.conversation_id)
         contact = session.get(Contact, job.contact_id)
-        if reply is None or conversation is None or contact is None:
+        conversation = (
+            session.get(Conversation, job.conversation_id) if job.conversation_id else None
+        )
+        if reply is None or contact is None:
+            return
+        if job.kind == SEND_AUTO:
+            self._send_auto(session, reply, conversation, contact, now)
+            return
+        if conversation is None:
             return
         if job.kind == SEND_REPLY:
             self._send(session, reply, conversation, contact, now)
@@ -91,26 +99,77 @@ class ReplySender:
             return
         if reply.status != "sending":
             return
-        assert reply.id is not None
-        for part in replies.parts_of(session, message_id=reply.id):
-            if part.twilio_sid:
-                continue
-            session.refresh(contact)
-            if contact.consent != Consent.SUBSCRIBED:
-                self._lost_consent(session, reply, conversation, contact, now)
-                return
-            try:
-                self._send_once(session, part, now)
-            except SmsRejected as rejected:
-                self._failed(session, reply, conversation, contact, part, rejected, now)
-                return
-        reply.status = "sent"
-        reply.updated_at = now
-        session.add(reply)
-        replies.audit(session, message=reply, decision="sent", reason="sent by SMS", at=now)
+        outcome = self._send_parts(session, reply, contact, now, needs=Consent.SUBSCRIBED)
+        if outcome is Consent.UNSUBSCRIBED:
+            self._lost_consent(session, reply, conversation, contact, now)
+            return
+        if isinstance(outcome, SmsRejected):
+            self._failed(session, reply, conversation, contact, outcome, now)
+            return
+        _settle(session, reply, "sent", "sent by SMS", now)
         session.commit()
         log.info("reply %s sent to %s", reply.id, masked(contact.phone))
         self._feedback.react(*_where(conversation, reply), SENT, remove=ON_ITS_WAY)
+
+    def _send_auto(
+        self,
+        session: Session,
+        message: Message,
+        conversation: Conversation | None,
+        contact: Contact,
+        now: datetime,
+    ) -> None:
+        """An automatic text: no gates but one, never to someone who opted out."""
+        if message.status != "sending":
+            return
+        outcome = self._send_parts(session, message, contact, now, needs=None)
+        if outcome is Consent.UNSUBSCRIBED:
+            message.status = "cancelled"
+        elif isinstance(outcome, SmsRejected):
+            message.status = "failed"
+            log.warning("automatic text %s failed: Twilio error %s", message.id, outcome.code)
+            if outcome.code == UNSUBSCRIBED_RECIPIENT:
+                _unsubscribed_by_twilio(session, contact, f"message {message.id}", now)
+        else:
+            message.status = "sent"
+            if conversation is not None:
+                _enqueue_slack(session, POST_EVENT, conversation, message, now)
+        message.updated_at = now
+        session.add(message)
+        session.commit()
+
+    def _send_parts(
+        self,
+        session: Session,
+        message: Message,
+        contact: Contact,
+        now: datetime,
+        *,
+        needs: Consent | None,
+    ) -> Consent | SmsRejected | None:
+        """Send what is left of a message, checking consent before each part.
+
+        None when all went; UNSUBSCRIBED when consent was lost on the way (or, with `needs`,
+        is not what it must be); the rejection when Twilio refused a part for good.
+        """
+        assert message.id is not None
+        for part in replies.parts_of(session, message_id=message.id):
+            if part.twilio_sid:
+                continue
+            session.refresh(contact)
+            lost = contact.consent == Consent.UNSUBSCRIBED
+            if lost or (needs is not None and contact.consent != needs):
+                return Consent.UNSUBSCRIBED
+            try:
+                self._send_once(session, part, now)
+            except SmsRejected as rejected:
+                part.status = "failed"
+                part.error_code = rejected.code
+                part.error_message = rejected.message[:500]
+                part.updated_at = now
+                session.add(part)
+                return rejected
+        return None
 
     def _gate(
         self,
@@ -219,29 +278,12 @@ class ReplySender:
         reply: Message,
         conversation: Conversation,
         contact: Contact,
-        part: OutboundSms,
         rejected: SmsRejected,
         now: datetime,
     ) -> None:
-        part.status = "failed"
-        part.error_code = rejected.code
-        part.error_message = rejected.message[:500]
-        part.updated_at = now
-        session.add(part)
-        reply.status = "failed"
-        reply.updated_at = now
-        session.add(reply)
-        replies.audit(
-            session, message=reply, decision="failed", reason=f"Twilio {rejected.code}", at=now
-        )
-        if rejected.code == UNSUBSCRIBED_RECIPIENT and contacts.change_consent(
-            session,
-            contact=contact,
-            consent=Consent.UNSUBSCRIBED.value,
-            source="twilio-error-21610",
-            at=now,
-        ):
-            _enqueue_slack(session, UPDATE_CARD, conversation, None, now)
+        _settle(session, reply, "failed", f"Twilio {rejected.code}", now)
+        if rejected.code == UNSUBSCRIBED_RECIPIENT:
+            _unsubscribed_by_twilio(session, contact, f"reply {reply.id}", now)
         _enqueue_slack(session, FAILURE_NOTICE, conversation, reply, now)
         session.commit()
         log.warning("reply %s failed: Twilio error %s", reply.id, rejected.code)
@@ -256,16 +298,7 @@ class ReplySender:
         now: datetime,
     ) -> None:
         """Consent went while the reply waited: what has not gone yet never goes."""
-        reply.status = "refused"
-        reply.updated_at = now
-        session.add(reply)
-        replies.audit(
-            session,
-            message=reply,
-            decision="refused",
-            reason="consent lost before sending",
-            at=now,
-        )
+        _settle(session, reply, "refused", "consent lost before sending", now)
         session.commit()
         reason = Reason.UNSUBSCRIBED
         if contact.consent != Consent.UNSUBSCRIBED:
@@ -294,14 +327,15 @@ class ReplySender:
             failed = [p for p in replies.parts_of(session, message_id=reply.id) if p.error_code]
             code = failed[0].error_code if failed else None
             text = f"Not delivered by SMS: {describe_error(code)}"
-        channel = ChannelId(conversation.channel)
-        thread_ts = SlackTs(conversation.parent_ts)
-        key = f"{job.kind}:{reply.id}"
-        if job.attempts and self._sink.find(
-            channel, key, thread_ts=thread_ts, since=job.created_at
-        ):
-            return  # an earlier attempt posted it; only its answer was lost
-        self._sink.post(ChatPost(channel, ThreadEvent(text, job.created_at), key, thread_ts))
+        post_event_once(self._sink, conversation, f"{job.kind}:{reply.id}", text, job)
+
+
+def _settle(session: Session, reply: Message, status: str, reason: str, now: datetime) -> None:
+    """A reply's final status, with the audit entry that says why."""
+    reply.status = status
+    reply.updated_at = now
+    session.add(reply)
+    replies.audit(session, message=reply, decision=status, reason=reason, at=now)
 
 
 def _record_sent(session: Session, part: OutboundSms, sid: str, status: str, now: datetime) -> None:
@@ -320,16 +354,35 @@ def _customer(contact: Contact) -> str:
     return contact.name or international(contact.phone)
 
 
+def _unsubscribed_by_twilio(session: Session, contact: Contact, cause: str, now: datetime) -> None:
+    """Twilio says the number opted out (21610): the ledger and the threads learn it."""
+    change_and_show(
+        session,
+        contact=contact,
+        consent=Consent.UNSUBSCRIBED,
+        source=Source.TWILIO_ERROR_21610,
+        cause=cause,
+        at=now,
+    )
+
+
 def _enqueue_slack(
-    session: Session, kind: str, conversation: Conversation, reply: Message | None, at: datetime
+    session: Session,
+    kind: str,
+    conversation: Conversation,
+    message: Message | None,
+    at: datetime,
+    *,
+    change_id: int | None = None,
 ) -> None:
     assert conversation.id is not None
-    jobs.enqueue(
+    job = jobs.enqueue(
         session,
         kind=kind,
         contact_id=conversation.contact_id,
         channel=conversation.channel,
         conversation_id=conversation.id,
-        message_id=reply.id if reply else None,
+        message_id=message.id if message else None,
         at=at,
     )
+    job.consent_change_id = change_id

@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from bridge.pacing import backoff_seconds
-from bridge.ports import Clock, ServiceUnavailable
+from bridge.ports import Clock, PermanentFailure, ServiceUnavailable
 from store import jobs
 from store.models import DeliveryJob
 
@@ -124,6 +124,12 @@ class DeliveryWorker:
                 delay,
             )
             jobs.retry(session, job=job, at=now + timedelta(seconds=delay), error=refused.reason)
+            return
+        except PermanentFailure as failed:
+            session.rollback()
+            log.error("job %s (%s) ended with an error: %s", job.id, job.kind, failed.reason)
+            jobs.complete(session, job=job, now=self._clock.now(), error=failed.reason)
+            session.commit()
             return
         except Exception as exc:
             session.rollback()

@@ -39,26 +39,43 @@ def change_consent(
     consent: str,
     source: str,
     at: datetime,
+    detail: str | None = None,
+    actor: str | None = None,
+    cause: str | None = None,
     message_id: int | None = None,
-) -> bool:
-    """Set the contact's consent and keep the change in the ledger; False if unchanged."""
+) -> ConsentChange | None:
+    """Set the contact's consent and keep the change in the ledger; None if unchanged."""
     if contact.consent == consent:
-        return False
+        return None
     assert contact.id is not None
-    session.add(
-        ConsentChange(
-            contact_id=contact.id,
-            consent=consent,
-            previous=contact.consent,
-            source=source,
-            message_id=message_id,
-            at=at,
-        )
+    change = ConsentChange(
+        contact_id=contact.id,
+        consent=consent,
+        previous=contact.consent,
+        source=source,
+        detail=detail[:100] if detail else None,
+        actor=actor,
+        cause=cause[:200] if cause else None,
+        message_id=message_id,
+        at=at,
     )
+    session.add(change)
     contact.consent = consent
     contact.consent_changed_at = at
     session.add(contact)
-    return True
+    session.flush()
+    return change
+
+
+def latest_consent_change(session: Session, *, contact_id: int) -> ConsentChange | None:
+    """The change that set the contact's current consent, if any."""
+    query = (
+        select(ConsentChange)
+        .where(ConsentChange.contact_id == contact_id)
+        .order_by(ConsentChange.id.desc())  # type: ignore[union-attr]
+        .limit(1)
+    )
+    return session.exec(query).first()
 
 
 def consent_history(session: Session, *, contact_id: int) -> list[ConsentChange]:

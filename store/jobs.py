@@ -91,12 +91,17 @@ def claim_next(
     return candidate
 
 
-def complete(session: Session, *, job: DeliveryJob, now: datetime) -> None:
-    """Mark a job done; call in the transaction that records its effect."""
+def complete(
+    session: Session, *, job: DeliveryJob, now: datetime, error: str | None = None
+) -> None:
+    """Mark a job done; call in the transaction that records its effect.
+
+    `error`: why it could not be done at all, kept for people to see (a permanent refusal).
+    """
     job.state = DONE
     job.completed_at = now
     job.locked_until = None
-    job.last_error = None
+    job.last_error = error[:500] if error else None
     session.add(job)
 
 
@@ -171,3 +176,16 @@ def queue_stats(session: Session) -> QueueStats:
     )
     count, oldest = session.exec(query).one()
     return QueueStats(pending=int(count), oldest=oldest)
+
+
+def hurry(session: Session, *, contact_id: int, lane: str, at: datetime) -> int:
+    """Make a contact's waiting jobs in `lane` due now (e.g. to refuse them after a STOP)."""
+    result = session.execute(
+        update(DeliveryJob)
+        .where(col(DeliveryJob.contact_id) == contact_id)
+        .where(col(DeliveryJob.lane) == lane)
+        .where(col(DeliveryJob.state) == PENDING)
+        .where(col(DeliveryJob.dispatch_time) > at)
+        .values(dispatch_time=at)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]

@@ -32,11 +32,17 @@ class Contact(SQLModel, table=True):
     state: str | None = Field(default=None, max_length=100)
     zip: str | None = Field(default=None, max_length=20)
     country: str | None = Field(default=None, max_length=8)
+    # The last automatic answer, so there is at most one per cooldown (no bot-to-bot loops).
+    autoresponded_at: datetime | None = Field(default=None, sa_column=_when(nullable=True))
     created_at: datetime = Field(default_factory=utcnow, sa_column=_when())
 
 
 class ConsentChange(SQLModel, table=True):
-    """One change of a contact's SMS consent, with where it came from: the audit ledger."""
+    """One change of a contact's SMS consent and what caused it: the append-only ledger.
+
+    `source` is `keyword`, `twilio-opt-out-type`, `twilio-error-21610`, `import` or `slack`;
+    `actor` the Slack user for `slack`; `cause` the message SID or import line behind it.
+    """
 
     __tablename__ = "consent_change"
     id: int | None = Field(default=None, primary_key=True)
@@ -44,6 +50,9 @@ class ConsentChange(SQLModel, table=True):
     consent: str = Field(max_length=20)
     previous: str = Field(max_length=20)
     source: str = Field(max_length=100)
+    detail: str | None = Field(default=None, max_length=100)
+    actor: str | None = Field(default=None, max_length=32)
+    cause: str | None = Field(default=None, max_length=200)
     message_id: int | None = Field(default=None, foreign_key="message.id")
     at: datetime = Field(default_factory=utcnow, sa_column=_when())
 
@@ -140,6 +149,7 @@ class DeliveryJob(SQLModel, table=True):
     contact_id: int = Field(foreign_key="contact.id")
     conversation_id: int | None = Field(default=None, foreign_key="conversation.id")
     message_id: int | None = Field(default=None, foreign_key="message.id")
+    consent_change_id: int | None = Field(default=None, foreign_key="consent_change.id")
     channel: str = Field(max_length=32)
     state: str = Field(default="pending", max_length=20)
     attempts: int = 0

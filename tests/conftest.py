@@ -16,7 +16,7 @@ from sqlalchemy.engine import make_url
 from bridge.config import Settings, load_settings
 from store.engine import make_engine
 from store.migrate import upgrade
-from tests.emulators import SlackEmulator
+from tests.emulators import SlackEmulator, TwilioEmulator
 
 ACCOUNT_SID = "AC" + "0" * 31 + "1"
 AUTH_TOKEN = "twilio-auth-token-for-tests"
@@ -108,3 +108,10 @@ def slack() -> Iterator[SlackEmulator]:
 def clock() -> FakeClock:
     """A fake clock at a fixed afternoon in March 2026."""
     return FakeClock()
+
+
+@pytest.fixture
+def twilio_api() -> Iterator[TwilioEmulator]:
+    """A Twilio REST emulator on 127.0.0.1 for the test account."""
+    with TwilioEmulator(account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN) as emulator:
+        yield emulator

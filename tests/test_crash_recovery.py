@@ -15,8 +15,6 @@ import httpx
 import pytest
 
 from tests.conftest import (
-    ACCOUNT_SID,
-    AUTH_TOKEN,
     CHANNEL,
     SIGNING_SECRET,
     base_env,
@@ -52,6 +50,8 @@ class Process:
                 PUBLIC_URL=self.url,
                 TWILIO_API_URL=twilio_url,
                 LOG_LEVEL="WARNING",
+                AUTORESPOND="off",
+                OPT_IN_TEXT="",
             ),
         }
         self.cwd = tmp_path
@@ -78,12 +78,6 @@ class Process:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()
             self.proc.wait(15)
-
-
-@pytest.fixture
-def twilio_api() -> Iterator[TwilioEmulator]:
-    with TwilioEmulator(account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN) as emulator:
-        yield emulator
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -29,7 +29,7 @@ def test_a_text_is_stored_with_its_job_and_a_conversation(
         assert message is not None and message.kind == "text" and message.body == "Hi there"
         conversation = session.exec(select(Conversation)).one()
         assert (conversation.channel, conversation.business_number) == (CHANNEL, BUSINESS)
-        job = session.exec(select(DeliveryJob)).one()
+        job = session.exec(select(DeliveryJob).where(DeliveryJob.lane == "slack")).one()
         assert (job.kind, job.message_id, job.channel) == (POST_TEXT, message.id, CHANNEL)
         contact = session.exec(select(Contact)).one()
         assert contact.phone == CUSTOMER and contact.consent == "never_subscribed"
@@ -42,8 +42,8 @@ def test_a_replayed_sid_changes_nothing(
         first = accept(session, settings=settings, text=_text(1), at=clock.now())
         again = accept(session, settings=settings, text=_text(1, "different"), at=clock.now())
         assert again.duplicate and again.message_id == first.message_id
-        assert len(session.exec(select(Message)).all()) == 1
-        assert len(session.exec(select(DeliveryJob)).all()) == 1
+        assert len(session.exec(select(Message).where(Message.direction == "inbound")).all()) == 1
+        assert len(session.exec(select(DeliveryJob).where(DeliveryJob.lane == "slack")).all()) == 1
 
 
 def test_later_texts_join_the_same_conversation(
@@ -64,7 +64,7 @@ def test_a_keyword_without_a_thread_opens_none(
         result = accept(session, settings=settings, text=_text(1, "Start"), at=clock.now())
         assert result.keyword is not None
         assert session.exec(select(Conversation)).all() == []
-        assert session.exec(select(DeliveryJob)).all() == []
+        assert session.exec(select(DeliveryJob).where(DeliveryJob.lane == "slack")).all() == []
         assert session.exec(select(Contact)).one().consent == "subscribed"
 
 
@@ -74,8 +74,8 @@ def test_a_keyword_in_a_thread_is_an_event(
     with Session(engine) as session:
         accept(session, settings=settings, text=_text(1), at=clock.now())
         accept(session, settings=settings, text=_text(2, "STOP!"), at=clock.now())
-        kinds = [job.kind for job in session.exec(select(DeliveryJob).order_by("id"))]
-        assert kinds == [POST_TEXT, POST_EVENT]
+        query = select(DeliveryJob).where(DeliveryJob.lane == "slack").order_by("id")
+        assert [job.kind for job in session.exec(query)] == [POST_TEXT, POST_EVENT]
         assert session.exec(select(Contact)).one().consent == "unsubscribed"
 
 

@@ -46,7 +46,8 @@ def test_replies_log_nothing_personal(
     slack.add_user("UMEMBER", "mo")
     with TwilioEmulator(account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN) as twilio_api:
         twilio_api.fail("messages.create", status=400, code=21211, message="+14155550123 bad")
-        server = AppServer(make_settings(tmp_path, slack, twilio_api)).start()
+        settings = make_settings(tmp_path, slack, twilio_api, AUTORESPOND="off", OPT_IN_TEXT="")
+        server = AppServer(settings).start()
         try:
             twilio = Twilio(server.url, server.url)
             twilio.text(1, "hello", sender="+14155550123")

@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from bridge.cards import ContactCard
-from bridge.config import Settings
+from bridge.config import Settings, load_settings
 from bridge.ids import ChannelId, MessageSid, SlackTs
 from bridge.inbound import InboundText, accept
 from bridge.ports import (
@@ -34,7 +34,7 @@ from bridge.reply_intake import (
 from bridge.reply_sender import ReplySender
 from store import contacts, jobs
 from store.models import Contact, Conversation, DeliveryJob, Message, ReplyAudit
-from tests.conftest import BUSINESS, CHANNEL, FakeClock
+from tests.conftest import BUSINESS, CHANNEL, FakeClock, base_env
 
 CUSTOMER = "+14155550100"
 THREAD = "1700000000.000100"
@@ -160,7 +160,9 @@ class World:
 
 
 @pytest.fixture
-def world(engine: Engine, settings: Settings, clock: FakeClock) -> World:
+def world(engine: Engine, clock: FakeClock) -> World:
+    # Automatic texts are the consent tests' business: here only replies go out.
+    settings = load_settings(base_env(AUTORESPOND="off", OPT_IN_TEXT=""), env_file=None)
     with Session(engine) as session:
         sid = MessageSid("SM" + "1" * 32)
         accept(
@@ -222,7 +224,7 @@ def test_twilio_21610_unsubscribes_the_contact_and_posts_why(world: World) -> No
     with Session(world.engine) as session:
         assert session.exec(select(Contact)).one().consent == "unsubscribed"
         kinds = [j.kind for j in session.exec(select(DeliveryJob).order_by(col(DeliveryJob.id)))]
-    assert "update_card" in kinds and "failure_notice" in kinds
+    assert "consent_event" in kinds and "failure_notice" in kinds
     assert world.reply_statuses() == ["failed"]
 
 
@@ -285,12 +287,12 @@ def test_a_note_is_audited_and_never_queued(world: World) -> None:
         assert [a.decision for a in session.exec(select(ReplyAudit))] == ["note"]
 
 
-def test_a_reply_in_an_unknown_thread_is_ignored(world: World, settings: Settings) -> None:
+def test_a_reply_in_an_unknown_thread_is_ignored(world: World) -> None:
     message = ThreadMessage(CHANNEL, "1.000001", "2.000001", "UANN", "hi")
     with Session(world.engine) as session:
-        assert receive_reply(session, settings=settings, message=message, at=world.clock.now()) is (
-            Outcome.IGNORED
-        )
+        assert receive_reply(
+            session, settings=world.settings, message=message, at=world.clock.now()
+        ) is (Outcome.IGNORED)
 
 
 def test_the_same_slack_message_is_stored_once(world: World) -> None:

@@ -10,109 +10,34 @@ from typing import Any
 import httpx
 import pytest
 from slack_sdk.signature import SignatureVerifier
-from sqlmodel import Session, select
+from sqlmodel import select
 
-from store.engine import make_engine
-from store.models import Contact, OutboundSms, ReplyAudit
-from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, BUSINESS, CHANNEL, SIGNING_SECRET
+from store.models import Contact, OutboundSms
+from tests.conftest import ACCOUNT_SID, BUSINESS, CHANNEL, SIGNING_SECRET
 from tests.emulators import SlackEmulator, TwilioEmulator
-from tests.harness import AppServer, Twilio, make_settings, texts_in, wait_for_thread
-from tests.slack_events import SlackEvents
-
-ALICE = "+14155550100"
-ADMIN, OWNER, MEMBER, GUEST, MANAGER, GROUPIE = (
-    "UADMIN",
-    "UOWNER",
-    "UMEMBER",
-    "UGUEST",
-    "UMANAGER",
-    "UGROUPIE",
+from tests.harness import texts_in, wait_for_thread
+from tests.live import (
+    ADMIN,
+    ALICE,
+    GROUPIE,
+    GUEST,
+    MANAGER,
+    MANAGER_GROUP,
+    MEMBER,
+    OWNER,
+    Bridge,
+    bridges,
 )
-MANAGER_GROUP = "S0MANAGERS"
-
-
-class Bridge:
-    """The running app with both emulators and a customer's thread."""
-
-    def __init__(self, app: AppServer, slack: SlackEmulator, twilio_api: TwilioEmulator) -> None:
-        self.app = app
-        self.slack = slack
-        self.twilio_api = twilio_api
-        self.phone = Twilio(base_url=app.url, public_url=app.url)
-        self.events = SlackEvents(base_url=app.url, signing_secret=SIGNING_SECRET)
-        self._sids = 0
-
-    def text(self, body: str, sender: str = ALICE) -> None:
-        """The customer texts the business."""
-        self._sids += 1
-        assert self.phone.text(self._sids, body, sender).status_code == 200
-
-    def thread(self, *, subscribed: bool = True) -> str:
-        """A customer texts in (and opts in unless told not to); returns the thread's ts."""
-        self.text("Hi, is my order on its way?")
-        replies = 1
-        if subscribed:
-            self.text("START")
-            replies = 2
-        [parent] = wait_for_thread(self.slack, replies=replies)
-        return str(parent["ts"])
-
-    def reply(self, thread_ts: str, user: str, text: str, **fields: Any) -> str:
-        """An agent writes in the thread; Slack acks within its 3 s."""
-        ts, answer = self.events.reply(self.slack, CHANNEL, thread_ts, user, text, **fields)
-        assert answer.status_code == 200
-        return ts
-
-    def sent_bodies(self) -> list[str]:
-        return [str(m["body"]) for m in self.twilio_api.sent]
-
-    def wait_sent(self, count: int) -> list[dict[str, Any]]:
-        self.slack.wait_for(lambda: len(self.twilio_api.sent) >= count, timeout=10)
-        return self.twilio_api.sent
-
-    def wait_reaction(self, ts: str, name: str) -> None:
-        self.slack.wait_for(lambda: name in self.slack.reactions(CHANNEL, ts), timeout=10)
-
-    def audit(self) -> list[ReplyAudit]:
-        engine = make_engine(self.app_database)
-        with Session(engine) as session:
-            rows = list(session.exec(select(ReplyAudit).order_by(ReplyAudit.id)))  # type: ignore[arg-type]
-        engine.dispose()
-        return rows
-
-    app_database = ""
-
-
-@pytest.fixture
-def twilio_api() -> Iterator[TwilioEmulator]:
-    with TwilioEmulator(account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN) as emulator:
-        yield emulator
+from tests.slack_events import SlackEvents
 
 
 @pytest.fixture
 def start(
     tmp_path: Path, slack: SlackEmulator, twilio_api: TwilioEmulator
 ) -> Iterator[Callable[..., Bridge]]:
-    servers: list[AppServer] = []
-    slack.add_user(ADMIN, "ann", is_admin=True)
-    slack.add_user(OWNER, "olga", is_owner=True)
-    slack.add_user(MEMBER, "mo")
-    slack.add_user(GUEST, "gus", is_restricted=True)
-    slack.add_user(MANAGER, "maria", display_name="Maria")
-    slack.add_user(GROUPIE, "gina")
-    slack.usergroups[MANAGER_GROUP] = [GROUPIE]
-
-    def boot(**env: str) -> Bridge:
-        settings = make_settings(tmp_path, slack, twilio_api, **env)
-        server = AppServer(settings).start()
-        servers.append(server)
-        bridge = Bridge(server, slack, twilio_api)
-        bridge.app_database = settings.database_url
-        return bridge
-
-    yield boot
-    for server in servers:
-        server.stop()
+    # Automatic texts are the consent tests' business: here only replies reach Twilio.
+    with bridges(tmp_path, slack, twilio_api, AUTORESPOND="off", OPT_IN_TEXT="") as boot:
+        yield boot
 
 
 @pytest.fixture
@@ -215,8 +140,9 @@ def test_bot_posts_and_top_level_messages_are_not_replies(bridge: Bridge) -> Non
     assert bridge.events.send_event(top).status_code == 200
     elsewhere = bridge.events.message_event("C0ELSEWHERE", ADMIN, "hi", thread_ts=thread)
     assert bridge.events.send_event(elsewhere).status_code == 200
-    bridge.reply(thread, ADMIN, "the real reply")
+    ts = bridge.reply(thread, ADMIN, "the real reply")
     assert [s["body"] for s in bridge.wait_sent(1)] == ["the real reply"]
+    bridge.wait_reaction(ts, "incoming_envelope")  # the "sent" audit entry is committed
     assert len(bridge.audit()) == 2  # accepted and sent, for the real reply only
 
 
@@ -318,11 +244,9 @@ def test_twilio_unsubscribed_error_marks_the_contact_and_says_why_in_the_thread(
     )
     notice = next(t for t in texts_in(bridge.slack, thread) if "Not delivered" in t)
     assert "replied STOP" in notice and "21610" in notice
-    engine = make_engine(bridge.app_database)
-    with Session(engine) as session:
+    with bridge.database() as session:
         contact = session.exec(select(Contact).where(Contact.phone == ALICE)).one()
         assert contact.consent == "unsubscribed"
-    engine.dispose()
     bridge.slack.wait_for(
         lambda: "Unsubscribed" in str((bridge.slack.message(CHANNEL, thread) or {}).get("blocks")),
         10,
@@ -389,8 +313,6 @@ def test_delivery_status_callbacks_are_recorded_and_never_move_back(bridge: Brid
         {**callback, "MessageStatus": "failed"}, path="/twilio/status", signature="forged"
     )
     assert forged.status_code == 403
-    engine = make_engine(bridge.app_database)
-    with Session(engine) as session:
+    with bridge.database() as session:
         [part] = session.exec(select(OutboundSms)).all()
         assert part.status == "delivered"
-    engine.dispose()

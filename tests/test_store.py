@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, SQLModel, select
 
 from store import contacts, jobs, migrate
@@ -121,6 +123,28 @@ def test_consent_changes_are_kept_with_source_and_time(engine: Engine, clock: Fa
         ]
         assert history[0].at == clock.now()
         assert session.get(Contact, contact.id) is not None
+
+
+@pytest.mark.parametrize(
+    "statement",
+    ["UPDATE consent_change SET consent = 'subscribed'", "DELETE FROM consent_change"],
+)
+def test_the_consent_ledger_is_append_only(
+    engine: Engine, clock: FakeClock, statement: str
+) -> None:
+    with Session(engine) as session:
+        contact = contacts.get_or_create_contact(session, phone="+14155550100", at=clock.now())
+        session.flush()
+        contacts.change_consent(
+            session, contact=contact, consent="unsubscribed", source="keyword", at=clock.now()
+        )
+        session.commit()
+        with pytest.raises(DBAPIError, match="append-only"):
+            session.execute(text(statement))
+        session.rollback()
+        assert [
+            c.consent for c in contacts.consent_history(session, contact_id=contact.id or 0)
+        ] == ["unsubscribed"]
 
 
 def test_leases_of_dead_or_earlier_processes_on_this_host_are_freed(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -14,12 +13,6 @@ from tests.emulators import TwilioEmulator
 
 ALICE = "+14155550100"
 SMS = OutgoingSms(to=ALICE, sender=BUSINESS, body="Your order shipped")
-
-
-@pytest.fixture
-def twilio_api() -> Iterator[TwilioEmulator]:
-    with TwilioEmulator(account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN) as emulator:
-        yield emulator
 
 
 def _gateway(twilio_api: TwilioEmulator, token: str = AUTH_TOKEN) -> TwilioGateway:
