@@ -28,8 +28,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.results import write_section  # noqa: E402
-from tests.conftest import base_env  # noqa: E402
-from tests.emulators import SlackEmulator  # noqa: E402
+from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, base_env  # noqa: E402
+from tests.emulators import SlackEmulator, TwilioEmulator  # noqa: E402
 from tests.harness import Twilio  # noqa: E402
 
 
@@ -96,13 +96,19 @@ def main() -> None:
     args = parser.parse_args()
 
     results: dict[str, list[float]] = {"bare": [], "smsbridge": []}
-    with tempfile.TemporaryDirectory() as tmp, SlackEmulator() as slack:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        SlackEmulator() as slack,
+        TwilioEmulator(account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN) as twilio_api,
+    ):
         bare_port, app_port = free_port(), free_port()
         common = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT)}
         app_env = {
             **common,
             **base_env(
                 SLACK_API_URL=slack.url,
+                # The autoresponder answers each new sender: locally, never api.twilio.com.
+                TWILIO_API_URL=twilio_api.url,
                 DATABASE_URL=f"sqlite:///{tmp}/bench.db",
                 PUBLIC_URL=f"http://127.0.0.1:{app_port}",
                 LOG_LEVEL="WARNING",

@@ -27,7 +27,7 @@ from bridge.health import healthz
 from bridge.inbound import CONSENT_EVENT, POST_EVENT, POST_TEXT, UPDATE_CARD
 from bridge.mail_jobs import mail_runners
 from bridge.ports import Clock, SystemClock
-from bridge.reply_intake import FAILURE_NOTICE, RECALL_NOTICE, SEND_REPLY
+from bridge.reply_intake import DELAY_NOTICE, FAILURE_NOTICE, RECALL_NOTICE, SEND_REPLY
 from bridge.reply_sender import ReplySender
 from bridge.twilio_gateway import TwilioGateway
 from bridge.twilio_status import TwilioStatusWebhook
@@ -79,6 +79,7 @@ def build_service(
         UPDATE_CARD: delivery,
     }
     runners |= {SEND_REPLY: sender, RECALL_NOTICE: sender, FAILURE_NOTICE: sender}
+    runners |= {DELAY_NOTICE: sender}
     runners |= {SEND_AUTO: sender, CONSENT_EVENT: delivery}
     links = SlackLinks(
         make_client(token=settings.slack_bot_token, base_url=settings.slack_api_url, timeout=5)

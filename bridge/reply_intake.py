@@ -19,6 +19,7 @@ from store.models import Contact, Conversation, Message
 log = logging.getLogger(__name__)
 
 SEND_REPLY, RECALL_NOTICE, FAILURE_NOTICE = "send_reply", "recall_notice", "failure_notice"
+DELAY_NOTICE = "delay_notice"
 # Statuses of a reply whose SMS may already be on a phone (a failed one never arrived).
 GONE_OUT = frozenset({"sending", "sent"})
 

@@ -6,7 +6,7 @@ import logging
 from datetime import datetime, timedelta
 
 from sqlalchemy import update
-from sqlmodel import Session, col
+from sqlmodel import Session, col, select
 
 from bridge.auto_texts import SEND_AUTO
 from bridge.config import Settings
@@ -27,7 +27,7 @@ from bridge.ports import (
     SmsRejected,
     SmsUnavailable,
 )
-from bridge.reply_intake import FAILURE_NOTICE, RECALL_NOTICE, SEND_REPLY
+from bridge.reply_intake import DELAY_NOTICE, FAILURE_NOTICE, RECALL_NOTICE, SEND_REPLY
 from bridge.sms_text import slack_to_sms, split_sms
 from bridge.twilio_errors import describe_error
 from store import conversations, jobs, replies
@@ -44,6 +44,8 @@ FILES_NOT_SENT = (
 _RECONCILE_MARGIN = timedelta(minutes=2)
 # Twilio's code for "the recipient replied STOP": carriers block everything we send.
 UNSUBSCRIBED_RECIPIENT = 21610
+# After this many failed attempts in a row, the thread is told that a reply is stuck.
+DELAY_NOTICE_AFTER_FAILURES = 3
 
 
 class ReplySender:
@@ -81,8 +83,8 @@ class ReplySender:
         if conversation is None:
             return
         if job.kind == SEND_REPLY:
-            self._send(session, reply, conversation, contact, now)
-        elif job.kind in (RECALL_NOTICE, FAILURE_NOTICE):
+            self._send(session, job, reply, conversation, contact, now)
+        elif job.kind in (RECALL_NOTICE, FAILURE_NOTICE, DELAY_NOTICE):
             self._notice(session, job, reply, conversation)
 
     # -- sending -----------------------------------------------------------------------------
@@ -90,6 +92,7 @@ class ReplySender:
     def _send(
         self,
         session: Session,
+        job: DeliveryJob,
         reply: Message,
         conversation: Conversation,
         contact: Contact,
@@ -99,7 +102,15 @@ class ReplySender:
             return
         if reply.status != "sending":
             return
-        outcome = self._send_parts(session, reply, contact, now, needs=Consent.SUBSCRIBED)
+        try:
+            outcome = self._send_parts(session, reply, contact, now, needs=Consent.SUBSCRIBED)
+        except SmsUnavailable:
+            if job.attempts + 1 == DELAY_NOTICE_AFTER_FAILURES:
+                # The 📤 alone would look like it is on its way; say once that it is stuck.
+                session.rollback()
+                _enqueue_slack(session, DELAY_NOTICE, conversation, reply, now)
+                session.commit()
+            raise
         if outcome is Consent.UNSUBSCRIBED:
             self._lost_consent(session, reply, conversation, contact, now)
             return
@@ -323,11 +334,28 @@ class ReplySender:
                 "This reply had already gone out by SMS: editing or deleting it in Slack "
                 "does not change what the customer received."
             )
+        elif job.kind == DELAY_NOTICE:
+            if reply.status != "sending":
+                return  # it went, or stopped, before the notice's turn came
+            text = f"Not sent yet: {_why_stuck(session, reply)} It goes as soon as that is fixed."
         else:
             failed = [p for p in replies.parts_of(session, message_id=reply.id) if p.error_code]
             code = failed[0].error_code if failed else None
             text = f"Not delivered by SMS: {describe_error(code)}"
         post_event_once(self._sink, conversation, f"{job.kind}:{reply.id}", text, job)
+
+
+def _why_stuck(session: Session, reply: Message) -> str:
+    query = select(DeliveryJob.last_error).where(
+        DeliveryJob.kind == SEND_REPLY, DeliveryJob.message_id == reply.id
+    )
+    error = session.exec(query).first() or ""
+    if "credentials" in error:
+        return (
+            "Twilio refuses smsbridge's credentials; an admin should check TWILIO_ACCOUNT_SID "
+            "and TWILIO_AUTH_TOKEN."
+        )
+    return "Twilio is not answering or is busy; smsbridge keeps trying."
 
 
 def _settle(session: Session, reply: Message, status: str, reason: str, now: datetime) -> None:

@@ -316,3 +316,19 @@ def test_delivery_status_callbacks_are_recorded_and_never_move_back(bridge: Brid
     with bridge.database() as session:
         [part] = session.exec(select(OutboundSms)).all()
         assert part.status == "delivered"
+
+
+def test_a_reply_stuck_on_twilio_credentials_says_so_once_then_goes(bridge: Bridge) -> None:
+    thread = bridge.thread()
+    good_token = bridge.twilio_api.auth_token
+    bridge.twilio_api.auth_token = "rotated-by-someone"  # ours no longer works: 401
+    ts = bridge.reply(thread, ADMIN, "Your refund is on its way")
+    bridge.slack.wait_for(
+        lambda: any("Not sent yet" in t for t in texts_in(bridge.slack, thread)), 20
+    )
+    notice = next(t for t in texts_in(bridge.slack, thread) if "Not sent yet" in t)
+    assert "TWILIO_AUTH_TOKEN" in notice and "rotated" not in notice
+    bridge.twilio_api.auth_token = good_token
+    bridge.slack.wait_for(lambda: "incoming_envelope" in bridge.slack.reactions(CHANNEL, ts), 30)
+    assert bridge.sent_bodies() == ["Your refund is on its way"]
+    assert sum("Not sent yet" in t for t in texts_in(bridge.slack, thread)) == 1
