@@ -72,8 +72,11 @@ class SlackEventsEndpoint:
             logger=logging.getLogger("slack_bolt"),
         )
         self.bolt.event("message")(self._on_message)
-        self.bolt.action(CONSENT_HISTORY)(self._on_consent_history)
-        self.bolt.action(MARK_UNSUBSCRIBED)(self._on_mark_unsubscribed)
+        # Slack waits 3 s for the ack: what calls Slack back runs lazily, after it.
+        self.bolt.action(CONSENT_HISTORY)(ack=_ack, lazy=[self._show_consent_history])
+        self.bolt.action(MARK_UNSUBSCRIBED)(
+            ack=self._mark_unsubscribed, lazy=[self._confirm_unsubscribed]
+        )
 
     async def handle(self, request: Request) -> Response:
         """Verify, then let Bolt dispatch in a worker thread (the listeners touch the DB)."""
@@ -150,8 +153,7 @@ class SlackEventsEndpoint:
             lambda s: receive_delete(s, channel=channel, thread_ts=thread_ts, ts=ts, at=self._now())
         )
 
-    def _on_consent_history(self, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
+    def _show_consent_history(self, body: dict[str, Any], client: WebClient) -> None:
         where = _clicked(body)
         if where is None or not where.value.isdigit():
             return
@@ -160,18 +162,22 @@ class SlackEventsEndpoint:
         text = history_text(name, lines)
         SlackFeedback(client).tell(where.channel, where.user, where.thread_ts, text, markup=True)
 
-    def _on_mark_unsubscribed(self, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
+    def _mark_unsubscribed(self, ack: Ack, body: dict[str, Any]) -> None:
+        """Recorded before the ack, like a reply: a click Slack saw answered is never lost."""
         where = _clicked(body)
-        if where is None or not where.value.isdigit():
+        if where is not None and where.value.isdigit():
+            with write_gate(self._engine), Session(self._engine) as session:
+                contact = mark_unsubscribed(
+                    session, message_id=int(where.value), actor=where.user, at=self._now()
+                )
+            if contact is not None:
+                self._on_stored()
+        ack()
+
+    def _confirm_unsubscribed(self, body: dict[str, Any], client: WebClient) -> None:
+        where = _clicked(body)
+        if where is None:
             return
-        with write_gate(self._engine), Session(self._engine) as session:
-            contact = mark_unsubscribed(
-                session, message_id=int(where.value), actor=where.user, at=self._now()
-            )
-        if contact is None:
-            return
-        self._on_stored()
         SlackFeedback(client).tell(
             where.channel,
             where.user,
@@ -212,6 +218,10 @@ def _clicked(body: dict[str, Any]) -> _Click | None:
     except (KeyError, IndexError, TypeError, AttributeError):
         log.debug("ignored a malformed button click")
         return None
+
+
+def _ack(ack: Ack) -> None:
+    ack()
 
 
 def _fixed_token(token: str) -> Callable[..., AuthorizeResult]:
