@@ -20,7 +20,7 @@ from bot.outage import explain
 from bot.people import SlackPeople
 from bot.permalinks import SlackLinks
 from bot.poster import SlackPoster, make_client
-from bridge.auto_texts import SEND_AUTO
+from bridge.auto_texts import AUTORESPOND, SEND_AUTO, AutoResponder
 from bridge.config import Settings
 from bridge.delivery import Delivery
 from bridge.health import healthz
@@ -79,7 +79,7 @@ def build_service(
         UPDATE_CARD: delivery,
     }
     runners |= {SEND_REPLY: sender, RECALL_NOTICE: sender, FAILURE_NOTICE: sender}
-    runners |= {DELAY_NOTICE: sender}
+    runners |= {DELAY_NOTICE: sender, AUTORESPOND: AutoResponder(settings)}
     runners |= {SEND_AUTO: sender, CONSENT_EVENT: delivery}
     links = SlackLinks(
         make_client(token=settings.slack_bot_token, base_url=settings.slack_api_url, timeout=5)

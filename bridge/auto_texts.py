@@ -11,9 +11,9 @@ from bridge.consent import Consent, Keyword, KeywordAction
 from bridge.reply_intake import sms_lane_key
 from bridge.sms_text import split_sms
 from store import jobs, replies
-from store.models import Contact, Conversation, Message
+from store.models import Contact, Conversation, DeliveryJob, Message
 
-SEND_AUTO = "send_auto"
+SEND_AUTO, AUTORESPOND = "send_auto", "autorespond"
 # Twilio's Advanced Opt-Out answers these keywords itself and tells us so in OptOutType.
 _TWILIO_ANSWERS = {KeywordAction.OPT_IN: "START", KeywordAction.HELP: "HELP"}
 
@@ -39,6 +39,61 @@ def autoresponse(settings: Settings, contact: Contact, *, at: datetime) -> str |
     if contact.autoresponded_at is not None and at - contact.autoresponded_at < cooldown:
         return None  # two automated systems must never talk to each other forever
     return _fill(settings, settings.autorespond_text)
+
+
+def queue_autoresponse(
+    session: Session,
+    settings: Settings,
+    contact: Contact,
+    conversation: Conversation | None,
+    message: Message,
+    *,
+    at: datetime,
+) -> None:
+    """Ask the worker whether to answer a conversation text, when it might have to."""
+    if autoresponse(settings, contact, at=at) is None:
+        return
+    assert contact.id is not None
+    jobs.enqueue(
+        session,
+        kind=AUTORESPOND,
+        contact_id=contact.id,
+        channel=sms_lane_key(message.to_number),
+        conversation_id=conversation.id if conversation else None,
+        message_id=message.id,
+        lane=jobs.SMS_LANE,
+        at=at,
+    )
+
+
+class AutoResponder:
+    """Runs AUTORESPOND jobs: one per contact's SMS lane at a time, so the cooldown holds."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+
+    def run(self, session: Session, job: DeliveryJob, now: datetime) -> None:
+        """Queue the answer unless the contact was answered within the cooldown meanwhile."""
+        contact = session.get(Contact, job.contact_id)
+        message = session.get(Message, job.message_id) if job.message_id else None
+        if contact is None or message is None:
+            return
+        answer = autoresponse(self._settings, contact, at=now)
+        conversation = (
+            session.get(Conversation, job.conversation_id) if job.conversation_id else None
+        )
+        if answer and queue_auto_text(
+            session,
+            contact=contact,
+            business_number=message.to_number,
+            conversation=conversation,
+            body=answer,
+            prompted_by="autorespond",
+            at=now,
+        ):
+            contact.autoresponded_at = now
+            session.add(contact)
+        session.commit()
 
 
 def queue_auto_text(

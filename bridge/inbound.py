@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from bridge.auto_texts import autoresponse, keyword_answer, queue_auto_text
+from bridge.auto_texts import keyword_answer, queue_auto_text, queue_autoresponse
 from bridge.config import Settings
 from bridge.consent import (
     TWILIO_OPT_OUT_TYPES,
@@ -121,18 +121,8 @@ def _store(session: Session, *, settings: Settings, text: InboundText, at: datet
     if keyword is not None:
         _keyword_effects(session, settings, contact, conversation, message, keyword, text, at)
     else:
-        answer = autoresponse(settings, contact, at=at)
-        if answer and queue_auto_text(
-            session,
-            contact=contact,
-            business_number=text.to,
-            conversation=conversation,
-            body=answer,
-            prompted_by="autorespond",
-            at=at,
-        ):
-            contact.autoresponded_at = at
-            session.add(contact)
+        # Decided by the worker: it costs the webhook one row instead of four.
+        queue_autoresponse(session, settings, contact, conversation, message, at=at)
     if conversation is not None:
         conversation.last_message_at = at
         session.add(conversation)
