@@ -28,6 +28,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/inbound_latency.py --out bench/RESULTS.md
 	$(BIN)/python bench/slack_ack_latency.py --out bench/RESULTS.md
 	$(BIN)/python bench/contact_import.py --out bench/RESULTS.md
+	$(BIN)/python bench/accept_cost.py --out bench/RESULTS.md
 
 clean:
 	rm -rf $(VENV)
