@@ -71,16 +71,13 @@ def change_and_show(
         jobs.hurry(session, contact_id=contact.id, lane=jobs.SMS_LANE, at=at)
     query = select(Conversation).where(Conversation.contact_id == contact.id)
     for conversation in session.exec(query):
-        assert conversation.id is not None
-        job = jobs.enqueue(
+        jobs.enqueue_in_thread(
             session,
             kind=CONSENT_EVENT,
-            contact_id=contact.id,
-            channel=conversation.channel,
-            conversation_id=conversation.id,
+            conversation=conversation,
+            consent_change_id=change.id,
             at=at,
         )
-        job.consent_change_id = change.id
     return change
 
 

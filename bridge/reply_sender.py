@@ -400,17 +400,11 @@ def _enqueue_slack(
     conversation: Conversation,
     message: Message | None,
     at: datetime,
-    *,
-    change_id: int | None = None,
 ) -> None:
-    assert conversation.id is not None
-    job = jobs.enqueue(
+    jobs.enqueue_in_thread(
         session,
         kind=kind,
-        contact_id=conversation.contact_id,
-        channel=conversation.channel,
-        conversation_id=conversation.id,
+        conversation=conversation,
         message_id=message.id if message else None,
         at=at,
     )
-    job.consent_change_id = change_id

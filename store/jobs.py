@@ -10,7 +10,7 @@ from sqlalchemy import ColumnElement, func, or_, update
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
-from store.models import DeliveryJob
+from store.models import Conversation, DeliveryJob
 
 PENDING, DONE = "pending", "done"
 SLACK_LANE, SMS_LANE = "slack", "sms"
@@ -25,6 +25,7 @@ def enqueue(
     at: datetime,
     conversation_id: int | None = None,
     message_id: int | None = None,
+    consent_change_id: int | None = None,
     lane: str = SLACK_LANE,
 ) -> DeliveryJob:
     """Add a job in the caller's transaction, so it commits with the data it delivers.
@@ -38,11 +39,35 @@ def enqueue(
         channel=channel,
         conversation_id=conversation_id,
         message_id=message_id,
+        consent_change_id=consent_change_id,
         dispatch_time=at,
         created_at=at,
     )
     session.add(job)
     return job
+
+
+def enqueue_in_thread(
+    session: Session,
+    *,
+    kind: str,
+    conversation: Conversation,
+    at: datetime,
+    message_id: int | None = None,
+    consent_change_id: int | None = None,
+) -> DeliveryJob:
+    """A Slack-lane job about a conversation's thread, paced by its channel."""
+    assert conversation.id is not None
+    return enqueue(
+        session,
+        kind=kind,
+        contact_id=conversation.contact_id,
+        channel=conversation.channel,
+        conversation_id=conversation.id,
+        message_id=message_id,
+        consent_change_id=consent_change_id,
+        at=at,
+    )
 
 
 def claim_next(
