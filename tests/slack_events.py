@@ -278,11 +278,8 @@ class SlackEvents:
                 "reply_users": [user],
             }
         elif thread_ts:
-            event["thread_ts"] = thread_ts
-            event["parent_user_id"] = parent_user_id or self.bot_user_id
-        event.update(channel=channel, event_ts=ts, channel_type=channel_type)
-        event.update(fields)
-        return event
+            self._in_thread(event, thread_ts, parent_user_id)
+        return self._placed(event, channel, ts, channel_type, fields)
 
     def changed_event(
         self,
@@ -398,8 +395,18 @@ class SlackEvents:
             }
         event["blocks"] = rich_text_blocks(text)
         if thread_ts:
-            event["thread_ts"] = thread_ts
-            event["parent_user_id"] = parent_user_id or self.bot_user_id
+            self._in_thread(event, thread_ts, parent_user_id)
+        return self._placed(event, channel, ts, channel_type, fields)
+
+    def _in_thread(self, event: Event, thread_ts: str, parent_user_id: str | None) -> None:
+        event["thread_ts"] = thread_ts
+        event["parent_user_id"] = parent_user_id or self.bot_user_id
+
+    @staticmethod
+    def _placed(
+        event: Event, channel: str, ts: str, channel_type: str, fields: dict[str, Any]
+    ) -> Event:
+        """The event-level keys Slack adds, then the caller's own fields."""
         event.update(channel=channel, event_ts=ts, channel_type=channel_type)
         event.update(fields)
         return event

@@ -161,6 +161,17 @@ def test_a_waiting_reply_is_cancelled_by_stop_and_its_author_told(bridge: Bridge
     assert [m["body"] for m in bridge.twilio_api.sent][2:] == []
 
 
+def _button(message: dict[str, Any], action_id: str) -> dict[str, Any]:
+    """The button with `action_id` among a posted message's blocks."""
+    return next(
+        element
+        for block in message["blocks"]
+        if block["type"] == "actions"
+        for element in block["elements"]
+        if element["action_id"] == action_id
+    )
+
+
 def _click(bridge: Bridge, action_id: str, value: str, user: str, ts: str, thread: str) -> None:
     payload: dict[str, Any] = {
         "type": "block_actions",
@@ -201,13 +212,7 @@ def test_a_text_that_asks_to_stop_is_flagged_and_one_click_unsubscribes(
     [parent] = wait_for_thread(bridge.slack, replies=1)
     [post] = bridge.slack.thread(CHANNEL, parent["ts"])
     assert "may be a request to stop" in str(post["blocks"])
-    button = next(
-        e
-        for b in post["blocks"]
-        if b["type"] == "actions"
-        for e in b["elements"]
-        if e["action_id"] == MARK_UNSUBSCRIBED
-    )
+    button = _button(post, MARK_UNSUBSCRIBED)
     assert _consent(bridge) == "never_subscribed"  # a person decides, not a guess
     _click(bridge, MARK_UNSUBSCRIBED, button["value"], MEMBER, post["ts"], parent["ts"])
     bridge.slack.wait_for(lambda: "Unsubscribed" in _header(bridge, parent["ts"]), 10)
@@ -228,13 +233,7 @@ def test_consent_history_lists_every_change_for_who_asked(start: Callable[..., B
     [parent] = wait_for_thread(bridge.slack, replies=4)
     header = bridge.slack.message(CHANNEL, parent["ts"])
     assert header is not None
-    button = next(
-        e
-        for b in header["blocks"]
-        if b["type"] == "actions"
-        for e in b["elements"]
-        if e["action_id"] == CONSENT_HISTORY
-    )
+    button = _button(header, CONSENT_HISTORY)
     _click(bridge, CONSENT_HISTORY, button["value"], ADMIN, parent["ts"], "")
     bridge.slack.wait_for(lambda: bool(bridge.slack.ephemerals), 10)
     [shown] = bridge.slack.ephemerals
