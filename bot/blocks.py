@@ -15,6 +15,9 @@ Blocks = list[dict[str, Any]]
 # action_ids of the buttons bot/events.py listens to.
 CONSENT_HISTORY = "consent_history"
 MARK_UNSUBSCRIBED = "mark_unsubscribed"
+SET_TIMEZONE = "set_timezone"
+SEND_HELD_NOW, CANCEL_HELD = "send_held_now", "cancel_held"
+TIMEZONE_BLOCK, TIMEZONE_INPUT = "timezone", "timezone_input"
 # Slack caps a section's text at 3,000 characters and a message's `text` at 40,000.
 _SECTION_LIMIT = 3000
 
@@ -60,7 +63,8 @@ def card_blocks(card: ContactCard) -> Blocks:
     ]
     if card.contact_id is not None:
         history = _button("Consent history", CONSENT_HISTORY, str(card.contact_id))
-        blocks.append({"type": "actions", "elements": [history]})
+        zone = _button("Set time zone", SET_TIMEZONE, str(card.contact_id))
+        blocks.append({"type": "actions", "elements": [history, zone]})
     return blocks
 
 
@@ -81,14 +85,16 @@ def consent_line(card: ContactCard) -> str:
 
 
 def local_time_line(card: ContactCard) -> str:
-    """Their local time with zone, e.g. `3:04 PM PST (America/Los_Angeles)`."""
+    """`Local time 5:02 AM PST (America/Los_Angeles) · quiet hours`."""
     return f":clock3: {_clock(card)}"
 
 
 def _clock(card: ContactCard) -> str:
     clock = card.local_now.strftime("%I:%M %p").lstrip("0")
-    text = f"{clock} {card.local_now.tzname()} ({card.zone})"
-    return text + ", zone uncertain" if card.zone_uncertain else text
+    text = f"Local time {clock} {card.local_now.tzname()} ({card.zone})"
+    if card.zone_uncertain:
+        text += ", zone uncertain"
+    return text + " · quiet hours" if card.quiet else text
 
 
 def _customer_text(text: CustomerText) -> tuple[str, Blocks]:
@@ -114,6 +120,52 @@ def _customer_text(text: CustomerText) -> tuple[str, Blocks]:
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": note}]})
         blocks.append({"type": "actions", "elements": [button]})
     return body, blocks
+
+
+def held_blocks(text: str, reply_id: int) -> Blocks:
+    """The private notice of a held reply, with Send now and Cancel."""
+    send = _button("Send now", SEND_HELD_NOW, str(reply_id))
+    send["confirm"] = {
+        "title": {"type": "plain_text", "text": "Send during their quiet hours?"},
+        "text": {"type": "plain_text", "text": "It will reach the customer at night."},
+        "confirm": {"type": "plain_text", "text": "Send now"},
+        "deny": {"type": "plain_text", "text": "Keep it held"},
+    }
+    cancel = _button("Cancel", CANCEL_HELD, str(reply_id))
+    cancel["style"] = "danger"
+    return [
+        {"type": "section", "text": {"type": "mrkdwn", "text": f":hourglass_flowing_sand: {text}"}},
+        {"type": "actions", "elements": [send, cancel]},
+    ]
+
+
+def timezone_modal(contact_id: int, current: str) -> dict[str, Any]:
+    """The Set time zone dialog: an IANA zone name, checked when submitted."""
+    return {
+        "type": "modal",
+        "callback_id": SET_TIMEZONE,
+        "private_metadata": str(contact_id),
+        "title": {"type": "plain_text", "text": "Set time zone"},
+        "submit": {"type": "plain_text", "text": "Save"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": [
+            {
+                "type": "input",
+                "block_id": TIMEZONE_BLOCK,
+                "label": {"type": "plain_text", "text": "The customer's time zone"},
+                "hint": {
+                    "type": "plain_text",
+                    "text": "An IANA name such as America/Chicago or Europe/London.",
+                },
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": TIMEZONE_INPUT,
+                    "initial_value": current,
+                    "max_length": 64,
+                },
+            }
+        ],
+    }
 
 
 def _button(label: str, action_id: str, value: str) -> dict[str, Any]:

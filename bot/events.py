@@ -21,10 +21,12 @@ from starlette.responses import PlainTextResponse, Response
 
 from bot.blocks import CONSENT_HISTORY, MARK_UNSUBSCRIBED, history_text
 from bot.feedback import SlackFeedback
+from bot.quiet_actions import QuietActions
 from bridge.config import Settings
 from bridge.consent_actions import consent_history, mark_unsubscribed
 from bridge.http_body import BodyTooLarge, read_capped
 from bridge.ids import ChannelId, SlackTs
+from bridge.ports import People
 from bridge.reply_intake import (
     Outcome,
     ThreadMessage,
@@ -52,6 +54,7 @@ class SlackEventsEndpoint:
         engine: Engine,
         now: Callable[[], datetime],
         on_stored: Callable[[], None],
+        people: People | None = None,
     ) -> None:
         assert settings.slack_signing_secret is not None
         self._settings = settings
@@ -77,6 +80,14 @@ class SlackEventsEndpoint:
         self.bolt.action(MARK_UNSUBSCRIBED)(
             ack=self._mark_unsubscribed, lazy=[self._confirm_unsubscribed]
         )
+        if people is not None:
+            QuietActions(
+                engine=engine,
+                people=people,
+                now=now,
+                on_stored=on_stored,
+                default_zone=settings.default_timezone,
+            ).register(self.bolt)
 
     async def handle(self, request: Request) -> Response:
         """Verify, then let Bolt dispatch in a worker thread (the listeners touch the DB)."""

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from slack_sdk import WebClient
 
+from bot.blocks import held_blocks
 from bot.escape import escape
 from bot.slack_api import call
 from bridge.ids import ChannelId, SlackTs
@@ -43,7 +45,21 @@ class SlackFeedback:
             args["thread_ts"] = thread_ts
         self._quietly("chat_postEphemeral", **args)
 
-    def _quietly(self, method: str, **kwargs: str) -> None:
+    def unreact(self, channel: ChannelId, ts: SlackTs, name: str) -> None:
+        """reactions.remove."""
+        self._quietly("reactions_remove", channel=channel, timestamp=ts, name=name)
+
+    def offer_hold(
+        self, channel: ChannelId, user: str, thread_ts: SlackTs, text: str, reply_id: int
+    ) -> None:
+        """chat.postEphemeral with the Send now and Cancel buttons."""
+        blocks = held_blocks(escape(text), reply_id)
+        args: dict[str, Any] = {"channel": channel, "user": user, "text": escape(text)}
+        if thread_ts:
+            args["thread_ts"] = thread_ts
+        self._quietly("chat_postEphemeral", blocks=blocks, **args)
+
+    def _quietly(self, method: str, **kwargs: Any) -> None:
         try:
             call(self._client, method, **kwargs)
         except ChatUnavailable as failed:

@@ -24,6 +24,7 @@ from bridge.auto_texts import AUTORESPOND, SEND_AUTO, AutoResponder
 from bridge.config import Settings
 from bridge.delivery import Delivery
 from bridge.health import healthz
+from bridge.held_replies import HELD_NOT_SENT, HOLD_NOTICE
 from bridge.inbound import CONSENT_EVENT, POST_EVENT, POST_TEXT, UPDATE_CARD
 from bridge.mail_jobs import mail_runners
 from bridge.ports import Clock, SystemClock
@@ -46,6 +47,7 @@ class Service:
     settings: Settings
     engine: Engine
     worker: DeliveryWorker
+    people: SlackPeople
 
 
 def build_service(
@@ -58,7 +60,9 @@ def build_service(
     engine = make_engine(settings.database_url)
     client = make_client(token=settings.slack_bot_token, base_url=settings.slack_api_url)
     poster = SlackPoster(client, rate=settings.slack_post_rate, burst=settings.slack_post_burst)
-    delivery = Delivery(sink=poster, default_zone=settings.default_timezone)
+    delivery = Delivery(
+        sink=poster, default_zone=settings.default_timezone, policy=settings.quiet_policy
+    )
     public_url = public_url or settings.public_url
     sms = TwilioGateway(
         account_sid=settings.twilio_account_sid,
@@ -68,7 +72,11 @@ def build_service(
         mps=settings.twilio_mps,
     )
     people = SlackPeople(
-        client, managers=settings.slack_managers, manager_group=settings.slack_manager_group
+        client,
+        managers=settings.slack_managers,
+        manager_group=settings.slack_manager_group,
+        # On the service's clock, so a role revoked while a reply is held counts when it is due.
+        timer=lambda: clock.now().timestamp(),
     )
     sender = ReplySender(
         settings=settings, sms=sms, people=people, feedback=SlackFeedback(client), sink=poster
@@ -81,12 +89,13 @@ def build_service(
     runners |= {SEND_REPLY: sender, RECALL_NOTICE: sender, FAILURE_NOTICE: sender}
     runners |= {DELAY_NOTICE: sender, AUTORESPOND: AutoResponder(settings)}
     runners |= {SEND_AUTO: sender, CONSENT_EVENT: delivery}
+    runners |= {HOLD_NOTICE: sender, HELD_NOT_SENT: sender}
     links = SlackLinks(
         make_client(token=settings.slack_bot_token, base_url=settings.slack_api_url, timeout=5)
     )
     runners |= mail_runners(settings, links=links, explain=explain)
     worker = DeliveryWorker(engine=engine, runner=Dispatch(runners), clock=clock)
-    return Service(settings=settings, engine=engine, worker=worker)
+    return Service(settings=settings, engine=engine, worker=worker, people=people)
 
 
 def prepare_database(engine: Engine) -> None:
@@ -133,6 +142,7 @@ def create_app(settings: Settings, *, public_url: str, clock: Clock | None = Non
         engine=service.engine,
         now=clock.now,
         on_stored=service.worker.wake,
+        people=service.people,
     )
 
     @contextlib.asynccontextmanager

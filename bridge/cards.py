@@ -24,6 +24,8 @@ class ContactCard:
     consent_how: str | None = None
     consent_by: str | None = None
     contact_id: int | None = None
+    # Inside quiet hours in their zone (all of them, when uncertain): replies are held.
+    quiet: bool = False
 
 
 @dataclass(frozen=True)

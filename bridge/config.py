@@ -17,6 +17,13 @@ from dotenv import dotenv_values
 from bridge.ids import E164, ChannelId
 from bridge.mail import SmtpServer, mailbox
 from bridge.phones import parse_e164
+from bridge.quiet_hours import (
+    DEFAULT_QUIET_HOURS,
+    QuietPolicy,
+    Window,
+    parse_rules,
+    parse_window,
+)
 
 AutoRespond = Literal["off", "non-consented", "all"]
 DEFAULT_AUTORESPOND_TEXT = (
@@ -42,14 +49,6 @@ class ConfigError(ValueError):
 
 
 @dataclass(frozen=True)
-class QuietHours:
-    """The daily window, in the recipient's local time, when replies may go out."""
-
-    start_minute: int
-    end_minute: int
-
-
-@dataclass(frozen=True)
 class Settings:
     """Everything the service is configured with; secrets are excluded from repr."""
 
@@ -67,7 +66,9 @@ class Settings:
     twilio_messaging_service_sid: str | None = None
     twilio_api_url: str = "https://api.twilio.com"
     routes: Mapping[E164, ChannelId] = field(default_factory=dict)
-    quiet_hours: QuietHours = QuietHours(8 * 60, 21 * 60)
+    quiet_hours: Window = DEFAULT_QUIET_HOURS
+    # By region (`US-FL`): replaces the built-in rule for it; None drops it.
+    quiet_hours_rules: Mapping[str, Window | None] = field(default_factory=dict)
     default_timezone: str = "America/New_York"
     autorespond: AutoRespond = "non-consented"
     autorespond_text: str = DEFAULT_AUTORESPOND_TEXT
@@ -105,6 +106,11 @@ class Settings:
         if not (self.twilio_from or self.twilio_messaging_service_sid):
             missing.append("TWILIO_FROM")
         return missing
+
+    @property
+    def quiet_policy(self) -> QuietPolicy:
+        """QUIET_HOURS with the regional rules."""
+        return QuietPolicy(self.quiet_hours, self.quiet_hours_rules)
 
     def channel_for(self, business_number: str) -> ChannelId | None:
         """The inbox channel for a business number, or None when it has no route."""
@@ -186,23 +192,6 @@ def _routes(raw: str) -> dict[E164, ChannelId]:
             raise ValueError("expected +15550001111=C0123,+15550002222=C0456")
         routes[parsed_number] = parsed_channel
     return routes
-
-
-def _clock(raw: str) -> int:
-    match = re.fullmatch(r"([01]?\d|2[0-4]):([0-5]\d)", raw.strip())
-    if not match or (int(match[1]) == 24 and match[2] != "00"):
-        raise ValueError("expected HH:MM-HH:MM such as 08:00-21:00")
-    return int(match[1]) * 60 + int(match[2])
-
-
-def _quiet_hours(raw: str) -> QuietHours:
-    start, sep, end = raw.partition("-")
-    if not sep:
-        raise ValueError("expected HH:MM-HH:MM such as 08:00-21:00")
-    window = QuietHours(_clock(start), _clock(end))
-    if window.start_minute == window.end_minute:
-        raise ValueError("the window is empty")
-    return window
 
 
 def _timezone(raw: str) -> str:
@@ -314,7 +303,8 @@ _FIELDS: dict[str, tuple[str, Callable[[str], Any], bool]] = {
     ),
     "TWILIO_API_URL": ("twilio_api_url", _url, False),
     "ROUTES": ("routes", _routes, False),
-    "QUIET_HOURS": ("quiet_hours", _quiet_hours, False),
+    "QUIET_HOURS": ("quiet_hours", parse_window, False),
+    "QUIET_HOURS_RULES": ("quiet_hours_rules", parse_rules, False),
     "DEFAULT_TIMEZONE": ("default_timezone", _timezone, False),
     "AUTORESPOND": ("autorespond", _choice("off", "non-consented", "all"), False),
     "AUTORESPOND_TEXT": ("autorespond_text", _template, False),
@@ -343,6 +333,8 @@ _FIELDS: dict[str, tuple[str, Callable[[str], Any], bool]] = {
 
 # Set but empty, these turn an automatic text off; other empty variables take the default.
 _EMPTY_MEANS_NONE = frozenset({"OPT_IN_TEXT", "HELP_TEXT"})
+# Set but empty, these are a mistake: a blank quiet-hours window must not mean "never quiet".
+_EMPTY_IS_AN_ERROR = frozenset({"QUIET_HOURS"})
 
 
 def load_settings(
@@ -359,6 +351,8 @@ def load_settings(
         if raw is not None and raw.strip() == "" and name in _EMPTY_MEANS_NONE:
             values[attribute] = ""
             continue
+        if raw is not None and raw.strip() == "" and name in _EMPTY_IS_AN_ERROR:
+            raise ConfigError(f"{name}: is set but empty; expected HH:MM-HH:MM such as 08:00-21:00")
         if raw is None or raw.strip() == "":
             continue
         try:

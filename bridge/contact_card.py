@@ -6,8 +6,9 @@ from datetime import datetime
 
 from bridge.cards import ContactCard
 from bridge.consent import Consent, describe_source
-from bridge.localtime import local_time, resolve_zone
+from bridge.localtime import local_time, quiet_check_for, resolve_zone
 from bridge.phones import international
+from bridge.quiet_hours import QuietPolicy
 from store.models import ConsentChange, Contact
 
 
@@ -17,6 +18,7 @@ def card_for(
     default_zone: str,
     now: datetime,
     change: ConsentChange | None = None,
+    policy: QuietPolicy | None = None,
 ) -> ContactCard:
     """The header as it should read at `now`; `change` is the latest consent change."""
     zone = resolve_zone(phone=contact.phone, stored=contact.timezone, default=default_zone)
@@ -33,6 +35,8 @@ def card_for(
         consent_how=describe_source(change.source, change.detail) if change else None,
         consent_by=change.actor if change else None,
         contact_id=contact.id,
+        quiet=policy is not None
+        and not quiet_check_for(contact, policy=policy, default_zone=default_zone, now=now).allowed,
     )
 
 

@@ -12,6 +12,7 @@ from bridge.contact_card import card_for
 from bridge.ids import ChannelId, SlackTs
 from bridge.inbound import CONSENT_EVENT, POST_EVENT, POST_TEXT, UPDATE_CARD
 from bridge.ports import ChatPost, ChatSink, ChatUnavailable
+from bridge.quiet_hours import QuietPolicy
 from store.contacts import latest_consent_change
 from store.models import ConsentChange, Contact, Conversation, DeliveryJob, Message
 
@@ -22,7 +23,10 @@ _RECONCILE_MARGIN = timedelta(minutes=5)
 class Delivery:
     """Carries out jobs against a chat sink; raises ChatUnavailable to be retried."""
 
-    def __init__(self, *, sink: ChatSink, default_zone: str) -> None:
+    def __init__(
+        self, *, sink: ChatSink, default_zone: str, policy: QuietPolicy | None = None
+    ) -> None:
+        self._policy = policy
         self._sink = sink
         self._default_zone = default_zone
 
@@ -139,7 +143,9 @@ class Delivery:
 
     def _card(self, session: Session, contact: Contact, now: datetime) -> ContactCard:
         change = latest_consent_change(session, contact_id=contact.id or 0)
-        return card_for(contact, default_zone=self._default_zone, now=now, change=change)
+        return card_for(
+            contact, default_zone=self._default_zone, now=now, change=change, policy=self._policy
+        )
 
 
 def post_event_once(

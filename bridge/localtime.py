@@ -6,7 +6,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bridge.phones import zones_for
+from bridge.phones import place_of, region_of, zones_for
+from bridge.quiet_hours import QuietCheck, QuietPolicy, check, region_key
+from store.models import Contact
 
 
 @dataclass(frozen=True)
@@ -49,3 +51,16 @@ def is_zone(zone: str) -> bool:
     except (ZoneInfoNotFoundError, ValueError):
         return False
     return True
+
+
+def quiet_check_for(
+    contact: Contact, *, policy: QuietPolicy, default_zone: str, now: datetime
+) -> QuietCheck:
+    """Whether a text may go to `contact` at `now`, by their zones and their state's rules."""
+    zone = resolve_zone(phone=contact.phone, stored=contact.timezone, default=default_zone)
+    region = region_key(
+        country=contact.country or region_of(contact.phone),
+        state=contact.state,
+        place=place_of(contact.phone),
+    )
+    return check(policy, zones=zone.zones, region=region, now=now)

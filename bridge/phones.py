@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import phonenumbers
+from phonenumbers import geocoder
 from phonenumbers import timezone as phone_timezones
 
 from bridge.ids import E164
@@ -61,3 +62,12 @@ def region_of(number: str) -> str | None:
     except phonenumbers.NumberParseException:
         return None
     return phonenumbers.region_code_for_number(parsed)
+
+
+def place_of(number: str) -> str:
+    """Where the number is registered, as phonenumbers' geocoder says (`Miami, FL`, `Texas`)."""
+    try:
+        parsed = phonenumbers.parse(number, None)
+    except phonenumbers.NumberParseException:
+        return ""
+    return str(geocoder.description_for_number(parsed, "en"))

@@ -162,6 +162,21 @@ class ReplyFeedback(Protocol):
     def tell(self, channel: ChannelId, user: str, thread_ts: SlackTs, text: str) -> None:
         """A message only `user` sees, in the thread."""
 
+    def unreact(self, channel: ChannelId, ts: SlackTs, name: str) -> None:
+        """Take reaction `name` off the agent's message."""
+
+    def offer_hold(
+        self, channel: ChannelId, user: str, thread_ts: SlackTs, text: str, reply_id: int
+    ) -> None:
+        """Tell `user` privately that their reply is held, with Send now and Cancel."""
+
+
+@dataclass(frozen=True)
+class Later:
+    """What a job runner returns to have its job held, not done, until `until`."""
+
+    until: datetime
+
 
 class Clock(Protocol):
     """The current time; injected so tests control it."""

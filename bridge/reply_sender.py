@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import update
 from sqlmodel import Session, col, select
@@ -14,11 +15,14 @@ from bridge.consent import Consent, Source
 from bridge.consent_actions import change_and_show
 from bridge.delivery import post_event_once
 from bridge.gates import Decision, Reason, ReplyFacts, decide, explain
+from bridge.held_replies import HELD_NOT_SENT, HOLD_NOTICE, held_text, not_sent_text
 from bridge.ids import ChannelId, SlackTs
 from bridge.inbound import POST_EVENT
+from bridge.localtime import quiet_check_for, resolve_zone
 from bridge.phones import international, masked
 from bridge.ports import (
     ChatSink,
+    Later,
     OutgoingSms,
     People,
     ReplyFeedback,
@@ -27,6 +31,7 @@ from bridge.ports import (
     SmsRejected,
     SmsUnavailable,
 )
+from bridge.quiet_hours import QuietCheck, clock_words
 from bridge.reply_intake import DELAY_NOTICE, FAILURE_NOTICE, RECALL_NOTICE, SEND_REPLY
 from bridge.sms_text import slack_to_sms, split_sms
 from bridge.twilio_errors import describe_error
@@ -36,6 +41,7 @@ from store.models import Contact, Conversation, DeliveryJob, Message, OutboundSm
 log = logging.getLogger(__name__)
 
 ON_ITS_WAY, SENT, FAILED, REFUSED = "outbox_tray", "incoming_envelope", "x", "no_entry_sign"
+HELD = "hourglass_flowing_sand"
 FILES_NOT_SENT = (
     "Only the text of your reply goes out by SMS: files and pictures are not sent yet. "
     "Describe or link what you shared if the customer needs it."
@@ -66,26 +72,29 @@ class ReplySender:
         self._feedback = feedback
         self._sink = sink
 
-    def run(self, session: Session, job: DeliveryJob, now: datetime) -> None:
-        """Do the job's work; the caller commits and marks it done."""
+    def run(self, session: Session, job: DeliveryJob, now: datetime) -> Later | None:
+        """Do the job's work; the caller commits and marks it done, or holds it for Later."""
         if job.message_id is None:
-            return
+            return None
         reply = session.get(Message, job.message_id)
         contact = session.get(Contact, job.contact_id)
         conversation = (
             session.get(Conversation, job.conversation_id) if job.conversation_id else None
         )
         if reply is None or contact is None:
-            return
+            return None
         if job.kind == SEND_AUTO:
             self._send_auto(session, reply, conversation, contact, now)
-            return
+            return None
         if conversation is None:
-            return
+            return None
         if job.kind == SEND_REPLY:
-            self._send(session, job, reply, conversation, contact, now)
-        elif job.kind in (RECALL_NOTICE, FAILURE_NOTICE, DELAY_NOTICE):
+            return self._send(session, job, reply, conversation, contact, now)
+        if job.kind == HOLD_NOTICE:
+            self._hold_notice(reply, conversation, contact, now)
+        elif job.kind in (RECALL_NOTICE, FAILURE_NOTICE, DELAY_NOTICE, HELD_NOT_SENT):
             self._notice(session, job, reply, conversation)
+        return None
 
     # -- sending -----------------------------------------------------------------------------
 
@@ -97,11 +106,15 @@ class ReplySender:
         conversation: Conversation,
         contact: Contact,
         now: datetime,
-    ) -> None:
-        if reply.status == "pending" and not self._gate(session, reply, conversation, contact, now):
-            return
+    ) -> Later | None:
+        if reply.status == "cancelled" and reply.held_until is not None:
+            self._feedback.unreact(*_where(conversation, reply), HELD)
+        if reply.status == "pending":
+            gated = self._gate(session, reply, conversation, contact, now)
+            if gated is not True:
+                return gated or None
         if reply.status != "sending":
-            return
+            return None
         try:
             outcome = self._send_parts(session, reply, contact, now, needs=Consent.SUBSCRIBED)
         except SmsUnavailable:
@@ -113,14 +126,15 @@ class ReplySender:
             raise
         if outcome is Consent.UNSUBSCRIBED:
             self._lost_consent(session, reply, conversation, contact, now)
-            return
+            return None
         if isinstance(outcome, SmsRejected):
             self._failed(session, reply, conversation, contact, outcome, now)
-            return
+            return None
         _settle(session, reply, "sent", "sent by SMS", now)
         session.commit()
         log.info("reply %s sent to %s", reply.id, masked(contact.phone))
         self._feedback.react(*_where(conversation, reply), SENT, remove=ON_ITS_WAY)
+        return None
 
     def _send_auto(
         self,
@@ -189,8 +203,9 @@ class ReplySender:
         conversation: Conversation,
         contact: Contact,
         now: datetime,
-    ) -> bool:
-        """Decide; on yes, fix the text as SMS parts. False when the reply stops here."""
+    ) -> bool | Later:
+        """Decide; on yes, fix the text as SMS parts. False when the reply stops here, Later
+        when quiet hours hold it (every gate is asked again when it falls due)."""
         role = self._people.role_of(reply.author or "")
         text = slack_to_sms(
             reply.body,
@@ -206,6 +221,15 @@ class ReplySender:
             empty=not text.strip(),
         )
         decision = decide(facts)
+        if decision.allowed and reply.send_now_by is None:
+            quiet = quiet_check_for(
+                contact,
+                policy=self._settings.quiet_policy,
+                default_zone=self._settings.default_timezone,
+                now=now,
+            )
+            if quiet.due is not None:
+                return _hold(session, reply, conversation, quiet, now)
         # Guarded on `pending`: an edit or deletion in the meantime wins.
         claimed = session.execute(
             update(Message)
@@ -224,6 +248,9 @@ class ReplySender:
         )
         if decision.allowed:
             replies.add_parts(session, message=reply, bodies=split_sms(text), at=now)
+        elif reply.held_until is not None:
+            # The agent was told it would go; the thread learns why it did not.
+            _enqueue_slack(session, HELD_NOT_SENT, conversation, reply, now)
         session.commit()
         session.refresh(reply)
         self._tell_decision(reply, conversation, contact, decision, role)
@@ -238,6 +265,8 @@ class ReplySender:
         role: Role,
     ) -> None:
         channel, ts = _where(conversation, reply)
+        if reply.held_until is not None:
+            self._feedback.unreact(channel, ts, HELD)
         if decision.allowed:
             self._feedback.react(channel, ts, ON_ITS_WAY)
             if reply.num_media:
@@ -321,6 +350,28 @@ class ReplySender:
             channel, reply.author or "", SlackTs(conversation.parent_ts or ""), text
         )
 
+    def _hold_notice(
+        self, reply: Message, conversation: Conversation, contact: Contact, now: datetime
+    ) -> None:
+        """Tell the author, privately, that the reply waits for the morning, with buttons."""
+        if reply.status != "pending" or reply.held_until is None or reply.send_now_by:
+            return  # sent, cancelled or released before the notice's turn came
+        zone = resolve_zone(
+            phone=contact.phone, stored=contact.timezone, default=self._settings.default_timezone
+        )
+        text = held_text(
+            local_now=now.astimezone(ZoneInfo(zone.primary)),
+            zone=zone.primary,
+            due=reply.held_until,
+            now=now,
+            also=zone.zones[1:],
+        )
+        channel, ts = _where(conversation, reply)
+        thread_ts = SlackTs(conversation.parent_ts or "")
+        assert reply.id is not None
+        self._feedback.offer_hold(channel, reply.author or "", thread_ts, text, reply.id)
+        self._feedback.react(channel, ts, HELD)
+
     # -- notices in the thread ---------------------------------------------------------------
 
     def _notice(
@@ -334,6 +385,10 @@ class ReplySender:
                 "This reply had already gone out by SMS: editing or deleting it in Slack "
                 "does not change what the customer received."
             )
+        elif job.kind == HELD_NOT_SENT:
+            trail = replies.audit_trail(session, contact_id=reply.contact_id)
+            why = next((a.reason for a in reversed(trail) if a.message_id == reply.id), "")
+            text = not_sent_text(why, reply.author or "")
         elif job.kind == DELAY_NOTICE:
             if reply.status != "sending":
                 return  # it went, or stopped, before the notice's turn came
@@ -343,6 +398,27 @@ class ReplySender:
             code = failed[0].error_code if failed else None
             text = f"Not delivered by SMS: {describe_error(code)}"
         post_event_once(self._sink, conversation, f"{job.kind}:{reply.id}", text, job)
+
+
+def _hold(
+    session: Session, reply: Message, conversation: Conversation, quiet: QuietCheck, now: datetime
+) -> Later:
+    """Hold the reply until it may go; the author is told once per due time."""
+    assert quiet.due is not None
+    if reply.held_until != quiet.due:
+        zone = f"{clock_words(quiet.local_now)} in {quiet.zone}"
+        replies.audit(
+            session,
+            message=reply,
+            decision="held",
+            reason=f"quiet hours: {zone}; due {quiet.due.isoformat()}",
+            at=now,
+        )
+        reply.held_until = quiet.due
+        reply.updated_at = now
+        session.add(reply)
+        _enqueue_slack(session, HOLD_NOTICE, conversation, reply, now)
+    return Later(quiet.due)
 
 
 def _why_stuck(session: Session, reply: Message) -> str:

@@ -15,7 +15,8 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from bridge.pacing import backoff_seconds
-from bridge.ports import Clock, PermanentFailure, ServiceUnavailable
+from bridge.ports import Clock, Later, PermanentFailure, ServiceUnavailable
+from bridge.timers import Timers
 from store import jobs
 from store.models import DeliveryJob
 
@@ -28,8 +29,8 @@ _IDLE_POLL_SECONDS = 2.0
 class JobRunner(Protocol):
     """Carries out one kind of job; raises ServiceUnavailable for it to be retried."""
 
-    def run(self, session: Session, job: DeliveryJob, now: datetime) -> None:
-        """Do the job's work; the worker commits and marks it done."""
+    def run(self, session: Session, job: DeliveryJob, now: datetime) -> Later | None:
+        """Do the job's work; the worker commits and marks it done (or held, for Later)."""
 
 
 class Dispatch:
@@ -38,13 +39,13 @@ class Dispatch:
     def __init__(self, runners: Mapping[str, JobRunner]) -> None:
         self._runners = dict(runners)
 
-    def run(self, session: Session, job: DeliveryJob, now: datetime) -> None:
+    def run(self, session: Session, job: DeliveryJob, now: datetime) -> Later | None:
         """Run `job`; a kind nobody handles is logged and dropped."""
         runner = self._runners.get(job.kind)
         if runner is None:
             log.error("job %s has kind %r that no runner handles; dropped", job.id, job.kind)
-            return
-        runner.run(session, job, now)
+            return None
+        return runner.run(session, job, now)
 
 
 class DeliveryWorker:
@@ -59,6 +60,7 @@ class DeliveryWorker:
         lease: timedelta = timedelta(seconds=120),
     ) -> None:
         self._engine = engine
+        self._timers = Timers(self.wake)
         self._runner = runner
         self._clock = clock
         self._lease = lease
@@ -69,13 +71,16 @@ class DeliveryWorker:
         self._thread = threading.Thread(target=self._loop, name="delivery", daemon=True)
 
     def start(self) -> None:
-        """Start the background thread."""
+        """Start the background thread, and the alarms for replies held before a restart."""
+        with Session(self._engine) as session:
+            self._timers.start(jobs.next_held_time(session))
         self._thread.start()
 
     def stop(self, timeout: float = 10.0) -> None:
         """Ask the thread to finish its current job and wait for it."""
         self._stop.set()
         self._wake.set()
+        self._timers.stop()
         self._thread.join(timeout)
 
     def wake(self) -> None:
@@ -110,7 +115,7 @@ class DeliveryWorker:
     def _run(self, session: Session, job: DeliveryJob) -> None:
         now = self._clock.now()
         try:
-            self._runner.run(session, job, now)
+            outcome = self._runner.run(session, job, now)
         except ServiceUnavailable as refused:
             session.rollback()
             delay = refused.retry_after or backoff_seconds(job.attempts)
@@ -136,6 +141,11 @@ class DeliveryWorker:
             log.exception("job %s (%s) failed", job.id, job.kind)
             delay = backoff_seconds(job.attempts)
             jobs.retry(session, job=job, at=now + timedelta(seconds=delay), error=repr(exc))
+            return
+        if isinstance(outcome, Later):
+            jobs.postpone(session, job=job, until=outcome.until)
+            session.commit()
+            self._timers.at(outcome.until)
             return
         jobs.complete(session, job=job, now=self._clock.now())
         session.commit()

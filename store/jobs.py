@@ -87,6 +87,9 @@ def claim_next(
         .where(earlier.lane == job.lane)
         .where(earlier.state == PENDING)
         .where(col(earlier.id) < col(job.id))
+        # A job held for quiet hours lets later ones pass until it is due (then it heads
+        # its lane again, so replies still go in the order they were written).
+        .where(or_(col(earlier.held_until).is_(None), col(earlier.dispatch_time) <= now))
         .exists()
     )
     query = (
@@ -130,9 +133,30 @@ def complete(
     session.add(job)
 
 
+def postpone(session: Session, *, job: DeliveryJob, until: datetime) -> None:
+    """Hold a job until `until` (quiet hours) without holding back the jobs behind it."""
+    job.dispatch_time = until
+    job.held_until = until
+    job.locked_until = None
+    job.locked_by = None
+    session.add(job)
+
+
+def release_now(session: Session, *, kind: str, message_id: int, at: datetime) -> bool:
+    """Make a held job due at `at` (send now); False when there is none pending."""
+    result = session.execute(
+        update(DeliveryJob)
+        .where(col(DeliveryJob.kind) == kind, col(DeliveryJob.message_id) == message_id)
+        .where(col(DeliveryJob.state) == PENDING)
+        .values(dispatch_time=at)
+    )
+    return int(result.rowcount) == 1  # type: ignore[attr-defined]
+
+
 def retry(session: Session, *, job: DeliveryJob, at: datetime, error: str) -> None:
     """Put a job back to run again at `at`, keeping why it failed."""
     job.attempts += 1
+    job.held_until = None  # a failing job keeps its place in line while it backs off
     job.dispatch_time = at
     job.locked_until = None
     job.locked_by = None
@@ -183,6 +207,16 @@ def _release(session: Session, which: ColumnElement[bool]) -> int:
 def next_dispatch_time(session: Session) -> datetime | None:
     """When the earliest pending job becomes due."""
     query = select(func.min(DeliveryJob.dispatch_time)).where(DeliveryJob.state == PENDING)
+    return session.exec(query).one()
+
+
+def next_held_time(session: Session) -> datetime | None:
+    """When the earliest job held for quiet hours falls due."""
+    query = (
+        select(func.min(DeliveryJob.dispatch_time))
+        .where(DeliveryJob.state == PENDING)
+        .where(col(DeliveryJob.held_until).is_not(None))
+    )
     return session.exec(query).one()
 
 

@@ -96,6 +96,9 @@ class Message(SQLModel, table=True):
     recall_noted_at: datetime | None = Field(default=None, sa_column=_when(nullable=True))
     created_at: datetime = Field(default_factory=utcnow, sa_column=_when())
     updated_at: datetime = Field(default_factory=utcnow, sa_column=_when())
+    # A reply held for quiet hours: when it is due; and who chose to send it at once anyway.
+    held_until: datetime | None = Field(default=None, sa_column=_when(nullable=True))
+    send_now_by: str | None = Field(default=None, max_length=32)
 
     __table_args__ = (
         # A Slack message is stored once however often Slack delivers its event.
@@ -159,9 +162,23 @@ class DeliveryJob(SQLModel, table=True):
     last_error: str | None = Field(default=None, max_length=500)
     created_at: datetime = Field(default_factory=utcnow, sa_column=_when())
     completed_at: datetime | None = Field(default=None, sa_column=_when(nullable=True))
+    # Set while the job waits out quiet hours: until it is due it holds back no later job.
+    held_until: datetime | None = Field(default=None, sa_column=_when(nullable=True))
 
     __table_args__ = (
         Index("ix_delivery_job_due", "state", "dispatch_time"),
         Index("ix_delivery_job_contact_state", "contact_id", "lane", "state"),
         UniqueConstraint("kind", "message_id", name="uq_delivery_job_kind_message"),
     )
+
+
+class TimezoneChange(SQLModel, table=True):
+    """An agent set a contact's time zone: who, when, from what."""
+
+    __tablename__ = "timezone_change"
+    id: int | None = Field(default=None, primary_key=True)
+    contact_id: int = Field(foreign_key="contact.id", index=True)
+    timezone: str = Field(max_length=64)
+    previous: str | None = Field(default=None, max_length=64)
+    actor: str = Field(max_length=32)
+    at: datetime = Field(default_factory=utcnow, sa_column=_when())

@@ -10,13 +10,22 @@ from sqlmodel import Session, col, select
 from store.models import Message, OutboundSms, ReplyAudit
 
 
-def audit(session: Session, *, message: Message, decision: str, reason: str, at: datetime) -> None:
-    """Record a decision about a reply in the caller's transaction."""
+def audit(
+    session: Session,
+    *,
+    message: Message,
+    decision: str,
+    reason: str,
+    at: datetime,
+    actor: str | None = None,
+) -> None:
+    """Record a decision about a reply in the caller's transaction; `actor`: who made it
+    when not the reply's author (a colleague who pressed a button)."""
     session.add(
         ReplyAudit(
             message_id=message.id,
             contact_id=message.contact_id,
-            author=message.author or "",
+            author=actor or message.author or "",
             decision=decision,
             reason=reason[:500],
             at=at,

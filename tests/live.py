@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
+from bridge.ports import Clock
 from store.engine import make_engine
 from store.models import ReplyAudit
 from tests.conftest import CHANNEL, SIGNING_SECRET
@@ -107,9 +108,9 @@ def bridges(
     slack.add_user(GROUPIE, "gina")
     slack.usergroups[MANAGER_GROUP] = [GROUPIE]
 
-    def boot(**env: str) -> Bridge:
+    def boot(clock: Clock | None = None, **env: str) -> Bridge:
         settings = make_settings(tmp_path, slack, twilio_api, **{**defaults, **env})
-        server = AppServer(settings).start()
+        server = AppServer(settings, clock=clock).start()
         servers.append(server)
         return Bridge(server, slack, twilio_api, settings.database_url)
 

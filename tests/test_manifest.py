@@ -17,6 +17,7 @@ METHOD_SCOPES = {
     "conversations_info": {"channels:read", "groups:read"},
     "chat_postEphemeral": {"chat:write"},
     "chat_getPermalink": set(),  # needs no scope
+    "views_open": set(),  # needs no scope: the trigger_id is the permission
     "reactions_add": {"reactions:write"},
     "reactions_remove": {"reactions:write"},
     "users_info": {"users:read"},

@@ -94,6 +94,14 @@ class FakeChat:
     def tell(self, channel: ChannelId, user: str, thread_ts: SlackTs, text: str) -> None:
         self.told.append((user, text))
 
+    def unreact(self, channel: ChannelId, ts: SlackTs, name: str) -> None:
+        self.reactions.remove((ts, name))
+
+    def offer_hold(
+        self, channel: ChannelId, user: str, thread_ts: SlackTs, text: str, reply_id: int
+    ) -> None:
+        self.told.append((user, text))
+
     def post(self, post: ChatPost) -> SlackTs:
         self.posts.append(post)
         return SlackTs(f"1800000000.{len(self.posts):06d}")

@@ -77,6 +77,8 @@ class SlackWebApi:
         }
         self.usergroups: dict[str, list[str]] = {}
         self.views: dict[str, dict[str, Any]] = {}
+        # Modals opened with views.open, in order (each answers one trigger_id).
+        self.opened: list[dict[str, Any]] = []
         self.ephemerals: list[dict[str, Any]] = []
         self.replies_parent_every_page = False
         self.custom_emoji: set[str] = set()
@@ -94,6 +96,7 @@ class SlackWebApi:
             "users.info": self._user_info,
             "usergroups.users.list": self._usergroup_users,
             "views.publish": self._views_publish,
+            "views.open": self._views_open,
             "reactions.add": self._reactions_add,
             "reactions.remove": self._reactions_remove,
             "reactions.get": self._reactions_get,
@@ -330,6 +333,24 @@ class SlackWebApi:
         }
         self.views[user_id] = published
         return {"ok": True, "view": copy.deepcopy(published)}
+
+    def _views_open(self, params: Params) -> dict[str, Any]:
+        trigger, view = str(params.get("trigger_id") or ""), params.get("view")
+        if not trigger:
+            raise SlackError("invalid_trigger_id")
+        if not isinstance(view, dict) or view.get("type") != "modal":
+            raise SlackError("invalid_arguments")
+        opened = {
+            "id": f"V{len(self.opened) + 1:010d}",
+            "team_id": self.team_id,
+            "app_id": self.app_id,
+            "bot_id": self.bot_id,
+            "state": {"values": {}},
+            "hash": f"{time.time():.6f}",
+            **view,
+        }
+        self.opened.append({"trigger_id": trigger, "view": opened})
+        return {"ok": True, "view": copy.deepcopy(opened)}
 
     def _reactions_add(self, params: Params) -> dict[str, Any]:
         _, message = self._reaction_target(params)
