@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from slack_bolt import Ack, App, BoltRequest
+from slack_bolt import Ack, App, BoltRequest, BoltResponse
 from slack_bolt.adapter.starlette.handler import to_starlette_response
 from slack_bolt.authorization import AuthorizeResult
 from slack_sdk import WebClient
@@ -34,6 +34,7 @@ from bridge.reply_intake import (
     receive_edit,
     receive_reply,
 )
+from bridge.unavailable import DATABASE_DOWN, database_down_response
 from store.engine import write_gate
 
 log = logging.getLogger(__name__)
@@ -74,6 +75,7 @@ class SlackEventsEndpoint:
             process_before_response=True,
             logger=logging.getLogger("slack_bolt"),
         )
+        self.bolt.error(_database_down_is_503)
         self.bolt.event("message")(self._on_message)
         # Slack waits 3 s for the ack: what calls Slack back runs lazily, after it.
         self.bolt.action(CONSENT_HISTORY)(ack=_ack, lazy=[self._show_consent_history])
@@ -233,6 +235,16 @@ def _clicked(body: dict[str, Any]) -> _Click | None:
 
 def _ack(ack: Ack) -> None:
     ack()
+
+
+def _database_down_is_503(error: Exception) -> BoltResponse | None:
+    """A reply we could not store is refused with 503, so Slack retries it (never a 200)."""
+    if isinstance(error, DATABASE_DOWN):
+        answer = database_down_response(error)
+        headers: dict[str, str | Sequence[str]] = dict(answer.headers)
+        return BoltResponse(status=503, body=bytes(answer.body).decode(), headers=headers)
+    log.error("a Slack listener failed: %s", type(error).__name__)
+    return None
 
 
 def _fixed_token(token: str) -> Callable[..., AuthorizeResult]:

@@ -27,13 +27,14 @@ from bridge.health import healthz
 from bridge.held_replies import HELD_NOT_SENT, HOLD_NOTICE
 from bridge.inbound import CONSENT_EVENT, POST_EVENT, POST_TEXT, UPDATE_CARD
 from bridge.mail_jobs import mail_runners
+from bridge.parked_notice import ParkedNotice
 from bridge.ports import Clock, SystemClock
 from bridge.reply_intake import DELAY_NOTICE, FAILURE_NOTICE, RECALL_NOTICE, SEND_REPLY
 from bridge.reply_sender import ReplySender
 from bridge.twilio_gateway import TwilioGateway
 from bridge.twilio_status import TwilioStatusWebhook
 from bridge.twilio_webhook import TwilioSmsWebhook
-from bridge.worker import DeliveryWorker, Dispatch, JobRunner
+from bridge.worker import PARKED_NOTICE, DeliveryWorker, Dispatch, JobRunner
 from store import jobs, migrate
 from store.engine import is_sqlite, make_engine
 
@@ -89,7 +90,7 @@ def build_service(
     runners |= {SEND_REPLY: sender, RECALL_NOTICE: sender, FAILURE_NOTICE: sender}
     runners |= {DELAY_NOTICE: sender, AUTORESPOND: AutoResponder(settings)}
     runners |= {SEND_AUTO: sender, CONSENT_EVENT: delivery}
-    runners |= {HOLD_NOTICE: sender, HELD_NOT_SENT: sender}
+    runners |= {HOLD_NOTICE: sender, HELD_NOT_SENT: sender, PARKED_NOTICE: ParkedNotice(poster)}
     links = SlackLinks(
         make_client(token=settings.slack_bot_token, base_url=settings.slack_api_url, timeout=5)
     )

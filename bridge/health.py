@@ -23,7 +23,8 @@ def healthz(engine: Engine, now: Callable[[], datetime]) -> Callable[[Request], 
             session.execute(text("SELECT 1"))
             stats = queue_stats(session)
         oldest = (now() - stats.oldest).total_seconds() if stats.oldest else 0.0
-        return {"status": "ok", "queue": {"pending": stats.pending, "oldest_seconds": oldest}}
+        queue = {"pending": stats.pending, "oldest_seconds": oldest, "parked": stats.parked}
+        return {"status": "ok", "queue": queue}
 
     async def endpoint(_request: Request) -> JSONResponse:
         try:

@@ -19,6 +19,7 @@ from bridge.config import Settings
 from bridge.http_body import BodyTooLarge, read_capped
 from bridge.ids import MessageSid
 from bridge.inbound import InboundText, accept
+from bridge.unavailable import DATABASE_DOWN, database_down_response
 from store.engine import write_gate
 
 log = logging.getLogger(__name__)
@@ -109,7 +110,10 @@ class TwilioSmsWebhook:
         text, problem = parse_inbound(params)
         if text is None:
             return PlainTextResponse(problem, status_code=400)
-        duplicate = await run_in_threadpool(self._store, text)
+        try:
+            duplicate = await run_in_threadpool(self._store, text)
+        except DATABASE_DOWN as down:
+            return database_down_response(down)
         if not duplicate:
             self._on_stored()
         return Response(EMPTY_TWIML, media_type="text/xml")

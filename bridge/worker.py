@@ -18,10 +18,13 @@ from bridge.pacing import backoff_seconds
 from bridge.ports import Clock, Later, PermanentFailure, ServiceUnavailable
 from bridge.timers import Timers
 from store import jobs
-from store.models import DeliveryJob
+from store.models import Conversation, DeliveryJob
 
 log = logging.getLogger(__name__)
 
+# Unexpected errors (not an outage) this many times in a row: the job is set aside.
+POISON_AFTER_FAILURES = 8
+PARKED_NOTICE = "parked_notice"
 # With several processes, a poll catches jobs another process queued.
 _IDLE_POLL_SECONDS = 2.0
 
@@ -68,6 +71,7 @@ class DeliveryWorker:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._paused: dict[str, datetime] = {}
+        self._stale_lease = False
         self._thread = threading.Thread(target=self._loop, name="delivery", daemon=True)
 
     def start(self) -> None:
@@ -92,13 +96,25 @@ class DeliveryWorker:
             # Cleared before looking, so a wake-up during the look is not lost.
             self._wake.clear()
             try:
+                if self._stale_lease:
+                    self._free_own_leases()
                 if self._run_one():
                     continue
                 timeout = self._idle_timeout()
             except Exception:
                 log.exception("delivery loop failed; retrying shortly")
+                # Most likely the database went away mid-job: once it is back, the job we held
+                # must not wait out its lease before anyone may run it.
+                self._stale_lease = True
                 timeout = 1.0
             self._wake.wait(timeout)
+
+    def _free_own_leases(self) -> None:
+        with Session(self._engine) as session:
+            freed = jobs.release_locks_of(session, worker=self._name)
+        self._stale_lease = False
+        if freed:
+            log.info("resuming %d delivery jobs interrupted by a database outage", freed)
 
     def _run_one(self) -> bool:
         now = self._clock.now()
@@ -139,6 +155,9 @@ class DeliveryWorker:
         except Exception as exc:
             session.rollback()
             log.exception("job %s (%s) failed", job.id, job.kind)
+            if job.attempts + 1 >= POISON_AFTER_FAILURES:
+                self._park(session, job, now, exc)
+                return
             delay = backoff_seconds(job.attempts)
             jobs.retry(session, job=job, at=now + timedelta(seconds=delay), error=repr(exc))
             return
@@ -149,6 +168,25 @@ class DeliveryWorker:
             return
         jobs.complete(session, job=job, now=self._clock.now())
         session.commit()
+
+    def _park(self, session: Session, job: DeliveryJob, now: datetime, exc: Exception) -> None:
+        """A job that fails the same way every time would block its lane for ever."""
+        reason = f"{type(exc).__name__}: {exc}"[:300]
+        jobs.park(session, job=job, now=now, error=reason)
+        conversation = session.get(Conversation, job.conversation_id or 0)
+        if conversation is not None and job.kind != PARKED_NOTICE:
+            # In a lane of its own: whatever the parked job's lane was doing, this gets told.
+            jobs.enqueue(
+                session,
+                kind=PARKED_NOTICE,
+                contact_id=job.contact_id,
+                channel=conversation.channel,
+                conversation_id=conversation.id,
+                lane="parked",
+                at=now,
+            )
+        session.commit()
+        log.error("job %s (%s) failed %d times and was parked", job.id, job.kind, job.attempts)
 
     def _idle_timeout(self) -> float:
         """Until the next job is due, a paused channel resumes, or the poll comes round."""

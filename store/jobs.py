@@ -12,7 +12,7 @@ from sqlmodel import Session, col, select
 
 from store.models import Conversation, DeliveryJob
 
-PENDING, DONE = "pending", "done"
+PENDING, DONE, PARKED = "pending", "done", "parked"
 SLACK_LANE, SMS_LANE = "slack", "sms"
 
 
@@ -133,6 +133,27 @@ def complete(
     session.add(job)
 
 
+def park(session: Session, *, job: DeliveryJob, now: datetime, error: str) -> None:
+    """Set aside a job that keeps failing: kept with its reason, it blocks nothing behind it."""
+    job.state = PARKED
+    job.attempts += 1
+    job.completed_at = now
+    job.locked_until = None
+    job.locked_by = None
+    job.last_error = error[:500]
+    session.add(job)
+
+
+def latest_parked(session: Session, *, conversation_id: int) -> DeliveryJob | None:
+    """The conversation's most recently parked job."""
+    query = (
+        select(DeliveryJob)
+        .where(DeliveryJob.conversation_id == conversation_id, DeliveryJob.state == PARKED)
+        .order_by(col(DeliveryJob.id).desc())
+    )
+    return session.exec(query).first()
+
+
 def postpone(session: Session, *, job: DeliveryJob, until: datetime) -> None:
     """Hold a job until `until` (quiet hours) without holding back the jobs behind it."""
     job.dispatch_time = until
@@ -168,6 +189,11 @@ def retry(session: Session, *, job: DeliveryJob, at: datetime, error: str) -> No
 def release_all_locks(session: Session) -> int:
     """Free every lease; only safe when no other process can be working (SQLite)."""
     return _release(session, col(DeliveryJob.locked_until).is_not(None))
+
+
+def release_locks_of(session: Session, *, worker: str) -> int:
+    """Free the leases `worker` holds (between jobs it holds none: any it has is stale)."""
+    return _release(session, col(DeliveryJob.locked_by) == worker)
 
 
 def release_locks_of_dead_workers(
@@ -226,15 +252,17 @@ class QueueStats:
 
     pending: int
     oldest: datetime | None
+    parked: int = 0
 
 
 def queue_stats(session: Session) -> QueueStats:
-    """Pending jobs and the creation time of the oldest."""
+    """Pending jobs, the creation time of the oldest, and how many were parked."""
     query = select(func.count(), func.min(DeliveryJob.created_at)).where(
         DeliveryJob.state == PENDING
     )
     count, oldest = session.exec(query).one()
-    return QueueStats(pending=int(count), oldest=oldest)
+    parked = session.exec(select(func.count()).where(DeliveryJob.state == PARKED)).one()
+    return QueueStats(pending=int(count), oldest=oldest, parked=int(parked))
 
 
 def hurry(session: Session, *, contact_id: int, lane: str, at: datetime) -> int:
