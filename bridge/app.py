@@ -26,6 +26,8 @@ from bridge.delivery import Delivery
 from bridge.health import healthz
 from bridge.inbound import CONSENT_EVENT, POST_EVENT, POST_TEXT, UPDATE_CARD
 from bridge.mail_jobs import mail_runners
+from bridge.media_endpoint import MediaEndpoint
+from bridge.media_setup import media_runners, outbound_media
 from bridge.ports import Clock, SystemClock
 from bridge.reply_intake import DELAY_NOTICE, FAILURE_NOTICE, RECALL_NOTICE, SEND_REPLY
 from bridge.reply_sender import ReplySender
@@ -71,7 +73,12 @@ def build_service(
         client, managers=settings.slack_managers, manager_group=settings.slack_manager_group
     )
     sender = ReplySender(
-        settings=settings, sms=sms, people=people, feedback=SlackFeedback(client), sink=poster
+        settings=settings,
+        sms=sms,
+        people=people,
+        feedback=SlackFeedback(client),
+        sink=poster,
+        media=outbound_media(settings, client, public_url),
     )
     runners: dict[str, JobRunner] = {
         POST_TEXT: delivery,
@@ -85,6 +92,7 @@ def build_service(
         make_client(token=settings.slack_bot_token, base_url=settings.slack_api_url, timeout=5)
     )
     runners |= mail_runners(settings, links=links, explain=explain)
+    runners |= media_runners(settings, client, sink=poster)
     worker = DeliveryWorker(engine=engine, runner=Dispatch(runners), clock=clock)
     return Service(settings=settings, engine=engine, worker=worker)
 
@@ -126,8 +134,13 @@ def create_app(settings: Settings, *, public_url: str, clock: Clock | None = Non
         on_stored=service.worker.wake,
     )
     status = TwilioStatusWebhook(
-        settings=settings, public_url=public_url, engine=service.engine, now=clock.now
+        settings=settings,
+        public_url=public_url,
+        engine=service.engine,
+        now=clock.now,
+        on_stored=service.worker.wake,
     )
+    files = MediaEndpoint(engine=service.engine, now=clock.now)
     slack = SlackEventsEndpoint(
         settings=settings,
         engine=service.engine,
@@ -151,5 +164,6 @@ def create_app(settings: Settings, *, public_url: str, clock: Clock | None = Non
         Route("/twilio/status", status.handle, methods=["POST"]),
         Route("/slack/events", slack.handle, methods=["POST"]),
         Route("/healthz", healthz(service.engine, clock.now), methods=["GET"]),
+        Route("/media/{token}", files.handle, methods=["GET"]),
     ]
     return Starlette(routes=routes, lifespan=lifespan)
