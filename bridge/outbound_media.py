@@ -185,7 +185,7 @@ def _region(number: str) -> str | None:
         return None
     # Fictional and new numbers map to no region; their country code still names one.
     region = phonenumbers.region_code_for_number(parsed)
-    region = region or phonenumbers.region_code_for_country_code(parsed.country_code)
+    region = region or phonenumbers.region_code_for_country_code(parsed.country_code or 0)
     return str(region) if region and region != "ZZ" else None
 
 

@@ -147,4 +147,3 @@ def test_our_own_upload_is_never_sent_back_as_a_reply(bridge: Bridge) -> None:
     # Not taken for an agent's reply at all: no refusal shown on it, nobody told.
     assert bridge.slack.reactions(CHANNEL, uploaded["ts"]) == []
     assert bridge.slack.ephemerals == []
-

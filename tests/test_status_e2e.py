@@ -40,8 +40,7 @@ def _sent_reply(bridge: Bridge, text: str = "Your parcel ships today") -> tuple[
 def _shows(bridge: Bridge, ts: str, name: str) -> None:
     """The reply shows `name` and no other status reaction."""
     bridge.slack.wait_for(
-        lambda: [r for r in bridge.slack.reactions(CHANNEL, ts) if r in STATUS_REACTIONS]
-        == [name],
+        lambda: [r for r in bridge.slack.reactions(CHANNEL, ts) if r in STATUS_REACTIONS] == [name],
         timeout=10,
     )
 
@@ -93,9 +92,7 @@ def test_a_failed_reply_shows_a_cross_and_the_unregistered_number_code(bridge: B
     thread, ts, sid = _sent_reply(bridge)
     assert bridge.twilio_api.report_status(sid, "failed", error_code=30034) == 204
     _shows(bridge, ts, "x")
-    bridge.slack.wait_for(
-        lambda: any("A2P 10DLC" in t for t in texts_in(bridge.slack, thread)), 10
-    )
+    bridge.slack.wait_for(lambda: any("A2P 10DLC" in t for t in texts_in(bridge.slack, thread)), 10)
 
 
 def test_forged_and_unknown_callbacks(bridge: Bridge) -> None:
@@ -109,9 +106,7 @@ def test_forged_and_unknown_callbacks(bridge: Bridge) -> None:
     }
     forged = bridge.phone.send(callback, path="/twilio/status", signature="forged")
     assert forged.status_code == 403
-    unknown = bridge.phone.send(
-        {**callback, "MessageSid": "SM" + "f" * 32}, path="/twilio/status"
-    )
+    unknown = bridge.phone.send({**callback, "MessageSid": "SM" + "f" * 32}, path="/twilio/status")
     assert unknown.status_code == 200
     assert bridge.twilio_api.report_status(sid, "delivered") == 204
     _shows(bridge, ts, "white_check_mark")  # the forged "failed" changed nothing
