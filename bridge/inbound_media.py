@@ -12,6 +12,8 @@ from store.media import add_inbound
 from store.models import Conversation, Message
 
 UPLOAD_MEDIA = "upload_media"
+# Their own lane: a slow or retried download never holds up the contact's later texts.
+MEDIA_LANE = "media"
 
 
 def queue_media_upload(
@@ -22,9 +24,16 @@ def queue_media_upload(
     media: Sequence[tuple[str, str]],
     at: datetime,
 ) -> None:
-    """Keep the media URLs; the upload job runs after the text's post, in the same lane."""
+    """Keep the media URLs and queue their upload (which waits for the text's thread)."""
     add_inbound(session, message=message, media=media, at=at)
-    if conversation is not None and message.id is not None:
-        jobs.enqueue_in_thread(
-            session, kind=UPLOAD_MEDIA, conversation=conversation, message_id=message.id, at=at
+    if conversation is not None and message.id is not None and conversation.id is not None:
+        jobs.enqueue(
+            session,
+            kind=UPLOAD_MEDIA,
+            contact_id=conversation.contact_id,
+            channel=conversation.channel,
+            conversation_id=conversation.id,
+            message_id=message.id,
+            lane=MEDIA_LANE,
+            at=at,
         )

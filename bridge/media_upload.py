@@ -12,7 +12,7 @@ from sqlmodel import Session
 from bridge.delivery import post_event_once
 from bridge.ids import ChannelId, SlackTs
 from bridge.media import Fetched, MediaFetcher
-from bridge.ports import ChatSink, ChatUnavailable, ServiceUnavailable
+from bridge.ports import ChatSink, ServiceUnavailable
 from store import media
 from store.models import Conversation, DeliveryJob, MediaItem, Message
 
@@ -47,7 +47,7 @@ class MediaUploader:
         if message is None or conversation is None or message.id is None:
             return
         if not conversation.parent_ts:
-            raise ChatUnavailable("the text's thread is not posted yet")
+            raise ServiceUnavailable("waiting for the text's thread to be posted")
         items = media.items_of(session, message_id=message.id, direction=media.INBOUND)
         for item in items:
             if item.state == media.PENDING:

@@ -85,6 +85,7 @@ class OutboundMedia:
         pending = [i for i in items if i.state == media.PENDING]
         if not pending:
             return []
+        media.forget_expired(session, now=now)
         route = mms_refusal(message.to_number, message.from_number)
         if route is not None:
             for item in pending:

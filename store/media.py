@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from store.models import MediaItem, Message
@@ -73,3 +74,13 @@ def uploaded_by_us(session: Session, *, file_ids: Sequence[str]) -> bool:
 def by_token(session: Session, *, token: str) -> MediaItem | None:
     """The outbound item served under `token`, whatever its expiry."""
     return session.exec(select(MediaItem).where(MediaItem.token == token)).first()
+
+
+def forget_expired(session: Session, *, now: datetime) -> int:
+    """Drop the bytes of files whose link has expired: Twilio has long fetched them."""
+    result = session.execute(
+        update(MediaItem)
+        .where(col(MediaItem.expires_at) <= now, col(MediaItem.content).is_not(None))
+        .values(content=None)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]

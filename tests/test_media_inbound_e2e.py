@@ -147,3 +147,22 @@ def test_our_own_upload_is_never_sent_back_as_a_reply(bridge: Bridge) -> None:
     # Not taken for an agent's reply at all: no refusal shown on it, nobody told.
     assert bridge.slack.reactions(CHANNEL, uploaded["ts"]) == []
     assert bridge.slack.ephemerals == []
+
+
+def test_a_download_twilio_fails_is_retried_and_later_texts_do_not_wait(bridge: Bridge) -> None:
+    bridge.twilio_api.fail("media", status=500, times=1)
+    _mms(bridge, "photo coming", [(PNG, "image/png")])
+    [upload] = _wait_uploads(bridge.slack, 1)
+    assert bridge.slack.file_content(upload["id"]) == PNG
+    assert len(bridge.twilio_api.calls_to("media")) == 2
+
+
+def test_texts_after_a_picture_twilio_keeps_failing_are_posted_meanwhile(bridge: Bridge) -> None:
+    bridge.twilio_api.fail("media", status=503, times=100)
+    _mms(bridge, "photo coming", [(PNG, "image/png")])
+    bridge.slack.wait_for(lambda: len(bridge.twilio_api.calls_to("media")) >= 2, timeout=10)
+    # The upload waits to be tried again (seconds, growing): the next text does not wait.
+    bridge.text("did you get it?")
+    [parent] = wait_for_thread(bridge.slack, replies=2)
+    assert "did you get it?" in texts_in(bridge.slack, parent["ts"])[1]
+    assert _uploads(bridge.slack, parent["ts"]) == []

@@ -12,10 +12,12 @@ from sqlmodel import Session
 from starlette.applications import Starlette
 from starlette.routing import Route
 
+from bridge.config import ConfigError, load_settings
 from bridge.media_endpoint import MediaEndpoint
 from bridge.media_tokens import expiry, new_token, servable
+from store import media
 from store.models import Contact, MediaItem, Message
-from tests.conftest import FakeClock
+from tests.conftest import FakeClock, base_env
 
 
 class Client:
@@ -106,3 +108,21 @@ def test_the_expiry_follows_media_ttl_hours(engine: Engine, clock: FakeClock) ->
     with Session(engine) as session:
         assert servable(session, token=token, now=clock.now() + timedelta(minutes=59))
         assert servable(session, token=token, now=clock.now() + timedelta(hours=1)) is None
+
+
+def test_expired_files_are_forgotten(engine: Engine, clock: FakeClock) -> None:
+    token = _serve(engine, clock.now(), ttl_hours=1)
+    with Session(engine) as session:
+        assert media.forget_expired(session, now=clock.now()) == 0
+        assert media.forget_expired(session, now=clock.now() + timedelta(hours=1)) == 1
+        session.commit()
+        item = media.by_token(session, token=token)
+        assert item is not None and item.content is None
+
+
+def test_media_ttl_hours_is_read_like_the_other_settings() -> None:
+    assert load_settings(base_env(), env_file=None).media_ttl_hours == 24
+    assert load_settings(base_env(MEDIA_TTL_HOURS="2"), env_file=None).media_ttl_hours == 2
+    for bad in ("soon", "0", "-3", "1.5"):
+        with pytest.raises(ConfigError, match=r"^MEDIA_TTL_HOURS: "):
+            load_settings(base_env(MEDIA_TTL_HOURS=bad), env_file=None)
