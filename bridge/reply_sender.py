@@ -265,7 +265,7 @@ class ReplySender:
             media_urls=self._media.urls_for(session, part) if self._media else (),
         )
         if not sms.body and not sms.media_urls:
-            raise SmsRejected(None, "nothing left to send: no text, and no file could go")
+            raise SmsRejected(None, "Nothing was sent: there was no text, and no file could go.")
         if part.attempted_at is not None:
             found = self._sms.find_sent(
                 sms,
@@ -295,9 +295,12 @@ class ReplySender:
         self, session: Session, reply: Message, parts: list[OutboundSms], now: datetime
     ) -> None:
         """Fetch the reply's files; tell the author what it costs and which files stay."""
-        if any(p.attempted_at or p.twilio_sid for p in parts):
-            return  # said on the first attempt
+        if reply.delivery_status is not None or any(p.twilio_sid for p in parts):
+            return  # said on an earlier attempt
         notes = self._media.prepare(session, reply, now) if self._media else []
+        reply.delivery_status = STATUS_ON_ITS_WAY  # marks the note as said, before saying it
+        session.add(reply)
+        session.commit()
         segments = total_segments(p.body for p in parts)
         if reply.num_media and self._media and self._media.urls_for(session, parts[0]):
             notes.insert(0, "On its way by MMS.")
@@ -372,7 +375,18 @@ class ReplySender:
             failed = [p for p in replies.parts_of(session, message_id=reply.id) if p.error_code]
             code = failed[0].error_code if failed else None
             text = f"Not delivered by SMS: {describe_error(code)}"
+            if code is None:
+                text = _our_refusal(session, reply) or text
         post_event_once(self._sink, conversation, f"{job.kind}:{reply.id}", text, job)
+
+
+def _our_refusal(session: Session, reply: Message) -> str | None:
+    """Why a reply failed before Twilio saw it (no code), in our words."""
+    assert reply.id is not None
+    for part in replies.parts_of(session, message_id=reply.id):
+        if part.status == "failed" and part.error_code is None and part.error_message:
+            return part.error_message
+    return None
 
 
 def _why_stuck(session: Session, reply: Message) -> str:

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from tests.emulators import SlackEmulator, TwilioEmulator
-from tests.harness import wait_for_thread
+from tests.harness import texts_in, wait_for_thread
 from tests.live import ADMIN, MEMBER, Bridge, bridges
 
 RECEIPT = b"\xff\xd8\xff\xe0JFIF receipt " * 50
@@ -129,3 +129,24 @@ def test_a_media_link_stops_working_for_a_bad_or_unknown_token(bridge: Bridge) -
     for token in ("nope", "A" * 43, "A" * 42 + "%00", "A" * 500):
         answer = httpx.get(f"{bridge.app.url}/media/{token}")
         assert (answer.status_code, answer.content) == (404, b"")
+
+
+def test_a_file_alone_that_cannot_go_sends_nothing_and_says_so(bridge: Bridge) -> None:
+    thread = bridge.thread()
+    archive = bridge.slack.add_file(b"PK\x03\x04", "photos.zip", "application/zip", user=ADMIN)
+    ts = _share(bridge, thread, ADMIN, "", archive)
+    bridge.wait_reaction(ts, "x")
+    assert bridge.twilio_api.sent == []
+    assert "photos.zip was not sent" in _told(bridge)
+    bridge.slack.wait_for(
+        lambda: any("Nothing was sent" in t for t in texts_in(bridge.slack, thread)), 10
+    )
+
+
+def test_a_note_is_said_once_even_when_twilio_asks_to_wait(bridge: Bridge) -> None:
+    thread = bridge.thread()
+    bridge.twilio_api.fail("messages.create", status=429, retry_after=1)
+    ts = bridge.reply(thread, ADMIN, "A long one: " + "word " * 40 + ":tada:")
+    bridge.wait_reaction(ts, "incoming_envelope")
+    assert len(bridge.twilio_api.calls_to("messages.create")) == 2
+    assert [e["text"].count("SMS segments") for e in bridge.slack.ephemerals] == [1]
