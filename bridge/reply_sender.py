@@ -298,7 +298,8 @@ class ReplySender:
         if reply.delivery_status is not None or any(p.twilio_sid for p in parts):
             return  # said on an earlier attempt
         notes = self._media.prepare(session, reply, now) if self._media else []
-        reply.delivery_status = STATUS_ON_ITS_WAY  # marks the note as said, before saying it
+        # 📤 is on it; also marks the note as said, before saying it.
+        reply.delivery_status = reply.status_shown = STATUS_ON_ITS_WAY
         session.add(reply)
         session.commit()
         segments = total_segments(p.body for p in parts)
