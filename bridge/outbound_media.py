@@ -87,6 +87,8 @@ class OutboundMedia:
             return []
         media.forget_expired(session, now=now)
         route = mms_refusal(message.to_number, message.from_number)
+        if not self._public_url.startswith(("https://", "http://")):
+            route = "Twilio fetches files from PUBLIC_URL, which is not set; ask an admin."
         if route is not None:
             for item in pending:
                 _settle(session, item, media.REFUSED, route, now)
