@@ -131,7 +131,9 @@ class SlackEventsEndpoint:
             return  # bots (ours or not), and top-level channel messages
         files = event.get("files")
         count = len(files) if isinstance(files, list) else 0
-        message = ThreadMessage(channel, thread_ts, ts, user, _text(event.get("text")), count)
+        file_ids = _file_ids(files)
+        text = _text(event.get("text"))
+        message = ThreadMessage(channel, thread_ts, ts, user, text, count, file_ids)
         self._store(
             lambda s: receive_reply(s, settings=self._settings, message=message, at=self._now())
         )
@@ -262,3 +264,10 @@ def _fixed_token(token: str) -> Callable[..., AuthorizeResult]:
 
 def _text(value: Any) -> str:
     return value if isinstance(value, str) else ""
+
+
+def _file_ids(files: Any) -> tuple[str, ...]:
+    """The IDs in a `file_share` event's `files`, in order."""
+    if not isinstance(files, list):
+        return ()
+    return tuple(f["id"] for f in files if isinstance(f, dict) and isinstance(f.get("id"), str))

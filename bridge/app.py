@@ -27,6 +27,8 @@ from bridge.health import healthz
 from bridge.held_replies import HELD_NOT_SENT, HOLD_NOTICE
 from bridge.inbound import CONSENT_EVENT, POST_EVENT, POST_TEXT, UPDATE_CARD
 from bridge.mail_jobs import mail_runners
+from bridge.media_endpoint import MediaEndpoint
+from bridge.media_setup import media_runners, outbound_media
 from bridge.parked_notice import ParkedNotice
 from bridge.ports import Clock, SystemClock
 from bridge.reply_intake import DELAY_NOTICE, FAILURE_NOTICE, RECALL_NOTICE, SEND_REPLY
@@ -80,7 +82,12 @@ def build_service(
         timer=lambda: clock.now().timestamp(),
     )
     sender = ReplySender(
-        settings=settings, sms=sms, people=people, feedback=SlackFeedback(client), sink=poster
+        settings=settings,
+        sms=sms,
+        people=people,
+        feedback=SlackFeedback(client),
+        sink=poster,
+        media=outbound_media(settings, client, public_url),
     )
     runners: dict[str, JobRunner] = {
         POST_TEXT: delivery,
@@ -95,6 +102,7 @@ def build_service(
         make_client(token=settings.slack_bot_token, base_url=settings.slack_api_url, timeout=5)
     )
     runners |= mail_runners(settings, links=links, explain=explain)
+    runners |= media_runners(settings, client, sink=poster)
     worker = DeliveryWorker(engine=engine, runner=Dispatch(runners), clock=clock)
     return Service(settings=settings, engine=engine, worker=worker, people=people)
 
@@ -136,8 +144,13 @@ def create_app(settings: Settings, *, public_url: str, clock: Clock | None = Non
         on_stored=service.worker.wake,
     )
     status = TwilioStatusWebhook(
-        settings=settings, public_url=public_url, engine=service.engine, now=clock.now
+        settings=settings,
+        public_url=public_url,
+        engine=service.engine,
+        now=clock.now,
+        on_stored=service.worker.wake,
     )
+    files = MediaEndpoint(engine=service.engine, now=clock.now)
     slack = SlackEventsEndpoint(
         settings=settings,
         engine=service.engine,
@@ -162,5 +175,6 @@ def create_app(settings: Settings, *, public_url: str, clock: Clock | None = Non
         Route("/twilio/status", status.handle, methods=["POST"]),
         Route("/slack/events", slack.handle, methods=["POST"]),
         Route("/healthz", healthz(service.engine, clock.now), methods=["GET"]),
+        Route("/media/{token}", files.handle, methods=["GET"]),
     ]
     return Starlette(routes=routes, lifespan=lifespan)

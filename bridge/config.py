@@ -92,6 +92,7 @@ class Settings:
     opt_out_keywords: tuple[str, ...] = DEFAULT_OPT_OUT
     opt_in_keywords: tuple[str, ...] = DEFAULT_OPT_IN
     help_keywords: tuple[str, ...] = DEFAULT_HELP
+    media_ttl_hours: int = 24
 
     def missing_credentials(self) -> list[str]:
         """Names of the variables a live (non-sandbox) deployment still needs."""
@@ -328,6 +329,7 @@ _FIELDS: dict[str, tuple[str, Callable[[str], Any], bool]] = {
     "OPT_OUT_KEYWORDS": ("opt_out_keywords", _keywords, False),
     "OPT_IN_KEYWORDS": ("opt_in_keywords", _keywords, False),
     "HELP_KEYWORDS": ("help_keywords", _keywords, False),
+    "MEDIA_TTL_HOURS": ("media_ttl_hours", _int(1), False),
 }
 
 

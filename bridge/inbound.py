@@ -20,6 +20,7 @@ from bridge.consent import (
 )
 from bridge.forwarding import queue_mail
 from bridge.ids import MessageSid
+from bridge.inbound_media import queue_media_upload
 from bridge.phones import masked, parse_e164
 from store import contacts, conversations, jobs
 from store.models import Contact, Conversation, Message
@@ -45,6 +46,8 @@ class InboundText:
     state: str | None = None
     zip: str | None = None
     country: str | None = None
+    # (MediaUrlN, MediaContentTypeN) of an MMS.
+    media: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -136,6 +139,10 @@ def _store(session: Session, *, settings: Settings, text: InboundText, at: datet
             message_id=message.id,
             at=at,
         )
+        if text.media and not keyword:
+            queue_media_upload(
+                session, message=message, conversation=conversation, media=text.media, at=at
+            )
         if location_changed and not keyword:
             jobs.enqueue(
                 session,

@@ -105,6 +105,8 @@ class OutgoingSms:
     sender: str
     body: str
     service: str | None = None
+    # Public URLs of the files Twilio fetches and sends as MMS.
+    media_urls: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

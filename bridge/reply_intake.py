@@ -13,7 +13,7 @@ from sqlmodel import Session, col
 
 from bridge.config import Settings
 from bridge.gates import is_note
-from store import conversations, jobs, replies
+from store import conversations, jobs, media, replies
 from store.models import Contact, Conversation, Message
 
 log = logging.getLogger(__name__)
@@ -46,6 +46,8 @@ class ThreadMessage:
     user: str
     text: str
     files: int = 0
+    # The Slack IDs of those files, sent with the reply as MMS.
+    file_ids: tuple[str, ...] = ()
 
 
 def sms_lane_key(business_number: str) -> str:
@@ -68,6 +70,8 @@ def receive_reply(
         return Outcome.DUPLICATE
     contact = session.get(Contact, conversation.contact_id)
     assert contact is not None
+    if not message.text.strip() and media.uploaded_by_us(session, file_ids=message.file_ids):
+        return Outcome.IGNORED  # our own upload of a customer's picture, never sent back
     note = is_note(message.text, settings.note_prefix)
     reply = Message(
         contact_id=conversation.contact_id,
@@ -94,6 +98,7 @@ def receive_reply(
     if note:
         replies.audit(session, message=reply, decision="note", reason="internal note", at=at)
     else:
+        media.add_outbound(session, message=reply, file_ids=message.file_ids, at=at)
         _enqueue(session, SEND_REPLY, reply, conversation, at)
     session.commit()
     return Outcome.NOTE if note else Outcome.QUEUED

@@ -19,6 +19,7 @@ from bridge.held_replies import HELD_NOT_SENT, HOLD_NOTICE, held_text, not_sent_
 from bridge.ids import ChannelId, SlackTs
 from bridge.inbound import POST_EVENT
 from bridge.localtime import quiet_check_for, resolve_zone
+from bridge.outbound_media import OutboundMedia
 from bridge.phones import international, masked
 from bridge.ports import (
     ChatSink,
@@ -33,19 +34,18 @@ from bridge.ports import (
 )
 from bridge.quiet_hours import QuietCheck, clock_words
 from bridge.reply_intake import DELAY_NOTICE, FAILURE_NOTICE, RECALL_NOTICE, SEND_REPLY
+from bridge.segments import total_segments
 from bridge.sms_text import slack_to_sms, split_sms
+from bridge.status_display import ON_ITS_WAY as STATUS_ON_ITS_WAY
+from bridge.status_display import REACTIONS, StatusDisplay
 from bridge.twilio_errors import describe_error
 from store import conversations, jobs, replies
 from store.models import Contact, Conversation, DeliveryJob, Message, OutboundSms
 
 log = logging.getLogger(__name__)
 
-ON_ITS_WAY, SENT, FAILED, REFUSED = "outbox_tray", "incoming_envelope", "x", "no_entry_sign"
+ON_ITS_WAY, REFUSED = REACTIONS[STATUS_ON_ITS_WAY], "no_entry_sign"
 HELD = "hourglass_flowing_sand"
-FILES_NOT_SENT = (
-    "Only the text of your reply goes out by SMS: files and pictures are not sent yet. "
-    "Describe or link what you shared if the customer needs it."
-)
 # How far before an attempt to look for a message whose answer we lost.
 _RECONCILE_MARGIN = timedelta(minutes=2)
 # Twilio's code for "the recipient replied STOP": carriers block everything we send.
@@ -65,12 +65,15 @@ class ReplySender:
         people: People,
         feedback: ReplyFeedback,
         sink: ChatSink,
+        media: OutboundMedia | None = None,
     ) -> None:
         self._settings = settings
         self._sms = sms
         self._people = people
         self._feedback = feedback
         self._sink = sink
+        self._media = media
+        self._status = StatusDisplay(feedback)
 
     def run(self, session: Session, job: DeliveryJob, now: datetime) -> Later | None:
         """Do the job's work; the caller commits and marks it done, or holds it for Later."""
@@ -131,9 +134,11 @@ class ReplySender:
             self._failed(session, reply, conversation, contact, outcome, now)
             return None
         _settle(session, reply, "sent", "sent by SMS", now)
+        assert reply.id is not None
+        self._status.record(session, reply, replies.parts_of(session, message_id=reply.id))
         session.commit()
         log.info("reply %s sent to %s", reply.id, masked(contact.phone))
-        self._feedback.react(*_where(conversation, reply), SENT, remove=ON_ITS_WAY)
+        self._status.show(session, reply, conversation, now)
         return None
 
     def _send_auto(
@@ -178,7 +183,10 @@ class ReplySender:
         is not what it must be); the rejection when Twilio refused a part for good.
         """
         assert message.id is not None
-        for part in replies.parts_of(session, message_id=message.id):
+        parts = replies.parts_of(session, message_id=message.id)
+        if needs is not None:
+            self._before_first_part(session, message, parts, now)
+        for part in parts:
             if part.twilio_sid:
                 continue
             session.refresh(contact)
@@ -218,7 +226,7 @@ class ReplySender:
             texted_first=conversations.texted_first(
                 session, contact_id=contact.id or 0, business_number=conversation.business_number
             ),
-            empty=not text.strip(),
+            empty=not text.strip() and not reply.num_media,
         )
         decision = decide(facts)
         if decision.allowed and reply.send_now_by is None:
@@ -269,9 +277,6 @@ class ReplySender:
             self._feedback.unreact(channel, ts, HELD)
         if decision.allowed:
             self._feedback.react(channel, ts, ON_ITS_WAY)
-            if reply.num_media:
-                thread_ts = SlackTs(conversation.parent_ts or "")
-                self._feedback.tell(channel, reply.author or "", thread_ts, FILES_NOT_SENT)
             return
         log.info("reply %s refused: %s", reply.id, decision.reason.value)
         self._feedback.react(channel, ts, REFUSED)
@@ -286,7 +291,10 @@ class ReplySender:
             sender=part.from_number,
             body=part.body,
             service=self._settings.twilio_messaging_service_sid,
+            media_urls=self._media.urls_for(session, part) if self._media else (),
         )
+        if not sms.body and not sms.media_urls:
+            raise SmsRejected(None, "Nothing was sent: there was no text, and no file could go.")
         if part.attempted_at is not None:
             found = self._sms.find_sent(
                 sms,
@@ -312,6 +320,30 @@ class ReplySender:
             raise
         _record_sent(session, part, sent.sid, sent.status, now)
 
+    def _before_first_part(
+        self, session: Session, reply: Message, parts: list[OutboundSms], now: datetime
+    ) -> None:
+        """Fetch the reply's files; tell the author what it costs and which files stay."""
+        if reply.delivery_status is not None or any(p.twilio_sid for p in parts):
+            return  # said on an earlier attempt
+        notes = self._media.prepare(session, reply, now) if self._media else []
+        # 📤 is on it; also marks the note as said, before saying it.
+        reply.delivery_status = reply.status_shown = STATUS_ON_ITS_WAY
+        session.add(reply)
+        session.commit()
+        segments = total_segments(p.body for p in parts)
+        if reply.num_media and self._media and self._media.urls_for(session, parts[0]):
+            notes.insert(0, "On its way by MMS.")
+        elif segments.count > 1:
+            why = " (emoji or other characters outside GSM-7 make it UCS-2)" * segments.unicode
+            notes.insert(0, f"On its way as {segments.count} SMS segments{why}.")
+        conversation = session.get(Conversation, reply.conversation_id)
+        if notes and conversation is not None:
+            thread_ts = SlackTs(conversation.parent_ts or "")
+            self._feedback.tell(
+                ChannelId(conversation.channel), reply.author or "", thread_ts, " ".join(notes)
+            )
+
     def _failed(
         self,
         session: Session,
@@ -325,9 +357,11 @@ class ReplySender:
         if rejected.code == UNSUBSCRIBED_RECIPIENT:
             _unsubscribed_by_twilio(session, contact, f"reply {reply.id}", now)
         _enqueue_slack(session, FAILURE_NOTICE, conversation, reply, now)
+        assert reply.id is not None
+        self._status.record(session, reply, replies.parts_of(session, message_id=reply.id))
         session.commit()
         log.warning("reply %s failed: Twilio error %s", reply.id, rejected.code)
-        self._feedback.react(*_where(conversation, reply), FAILED, remove=ON_ITS_WAY)
+        self._status.show(session, reply, conversation, now)
 
     def _lost_consent(
         self,
@@ -397,6 +431,8 @@ class ReplySender:
             failed = [p for p in replies.parts_of(session, message_id=reply.id) if p.error_code]
             code = failed[0].error_code if failed else None
             text = f"Not delivered by SMS: {describe_error(code)}"
+            if code is None:
+                text = _our_refusal(session, reply) or text
         post_event_once(self._sink, conversation, f"{job.kind}:{reply.id}", text, job)
 
 
@@ -419,6 +455,15 @@ def _hold(
         session.add(reply)
         _enqueue_slack(session, HOLD_NOTICE, conversation, reply, now)
     return Later(quiet.due)
+
+
+def _our_refusal(session: Session, reply: Message) -> str | None:
+    """Why a reply failed before Twilio saw it (no code), in our words."""
+    assert reply.id is not None
+    for part in replies.parts_of(session, message_id=reply.id):
+        if part.status == "failed" and part.error_code is None and part.error_message:
+            return part.error_message
+    return None
 
 
 def _why_stuck(session: Session, reply: Message) -> str:

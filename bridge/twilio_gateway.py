@@ -48,6 +48,8 @@ class TwilioGateway:
             args["messaging_service_sid"] = sms.service
         if self._status_callback:
             args["status_callback"] = self._status_callback
+        if sms.media_urls:
+            args["media_url"] = list(sms.media_urls)
         self._bucket(sms.sender).acquire()
         try:
             message = self._client.messages.create(**args)

@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
 from bridge.config import Settings
+from bridge.status_display import note_status
 from bridge.twilio_webhook import TwilioRequestCheck
 from store import replies
 from store.engine import write_gate
@@ -25,14 +26,21 @@ _STATUS = re.compile(r"[a-z]{3,20}")
 
 
 class TwilioStatusWebhook:
-    """Records each status Twilio reports; answers 204 also for messages that are not ours."""
+    """Records each status Twilio reports (204); a message that is not ours is ignored (200)."""
 
     def __init__(
-        self, *, settings: Settings, public_url: str, engine: Engine, now: Callable[[], datetime]
+        self,
+        *,
+        settings: Settings,
+        public_url: str,
+        engine: Engine,
+        now: Callable[[], datetime],
+        on_stored: Callable[[], None] = lambda: None,
     ) -> None:
         self._check = TwilioRequestCheck(settings, public_url)
         self._engine = engine
         self._now = now
+        self._on_stored = on_stored
 
     async def handle(self, request: Request) -> Response:
         """Verify, validate and record one callback."""
@@ -45,13 +53,19 @@ class TwilioStatusWebhook:
             return PlainTextResponse("MessageSid or MessageStatus is missing or malformed", 400)
         code = params.get("ErrorCode", "").strip()
         error_code = int(code) if code.isdigit() and len(code) < 7 else None
-        known = await run_in_threadpool(self._record, sid, status, error_code)
+        known, to_show = await run_in_threadpool(self._record, sid, status, error_code)
         if not known:
             log.debug("status callback for a message we did not send: ignored")
+            return Response(status_code=200)
+        if to_show:
+            self._on_stored()
         return Response(status_code=204)
 
-    def _record(self, sid: str, status: str, error_code: int | None) -> bool:
+    def _record(self, sid: str, status: str, error_code: int | None) -> tuple[bool, bool]:
+        """Whether the message is ours, and whether its Slack reaction must change."""
         with write_gate(self._engine), Session(self._engine) as session:
-            return replies.record_status(
-                session, sid=sid, status=status, error_code=error_code, at=self._now()
+            at = self._now()
+            known = replies.record_status(
+                session, sid=sid, status=status, error_code=error_code, at=at
             )
+            return known, known and note_status(session, sid=sid, at=at) is not None

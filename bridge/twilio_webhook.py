@@ -133,21 +133,37 @@ def parse_inbound(params: Params) -> tuple[InboundText | None, str]:
     if not to or len(to) > 32:
         return None, "To is missing or malformed"
     num_media = params.get("NumMedia", "0").strip()
+    count = int(num_media) if num_media.isdigit() and len(num_media) < 3 else 0
     return (
         InboundText(
             sid=MessageSid(sid),
             sender=sender,
             to=to,
             body=params.get("Body", ""),
-            num_media=int(num_media) if num_media.isdigit() and len(num_media) < 3 else 0,
+            num_media=count,
             opt_out_type=params.get("OptOutType") or None,
             city=_short(params.get("FromCity")),
             state=_short(params.get("FromState")),
             zip=_short(params.get("FromZip")),
             country=_short(params.get("FromCountry"), 8),
+            media=_media(params, count),
         ),
         "",
     )
+
+
+# Twilio sends at most 10 media per message; a URL longer than this is not one of Twilio's.
+_MAX_MEDIA, _MAX_URL = 10, 2000
+
+
+def _media(params: Params, count: int) -> tuple[tuple[str, str], ...]:
+    """(MediaUrlN, MediaContentTypeN) pairs; whether a URL may be fetched is decided later."""
+    found = []
+    for n in range(min(count, _MAX_MEDIA)):
+        url = params.get(f"MediaUrl{n}", "").strip()
+        if url and len(url) <= _MAX_URL:
+            found.append((url, params.get(f"MediaContentType{n}", "").strip()[:100]))
+    return tuple(found)
 
 
 def _short(value: str | None, limit: int = 100) -> str | None:

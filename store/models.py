@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlalchemy import Column, Index, LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from store.types import UtcDateTime
@@ -99,6 +99,9 @@ class Message(SQLModel, table=True):
     # A reply held for quiet hours: when it is due; and who chose to send it at once anyway.
     held_until: datetime | None = Field(default=None, sa_column=_when(nullable=True))
     send_now_by: str | None = Field(default=None, max_length=32)
+    # For a reply: Twilio's status over all its parts, and the one its Slack reaction shows.
+    delivery_status: str | None = Field(default=None, max_length=20)
+    status_shown: str | None = Field(default=None, max_length=20)
 
     __table_args__ = (
         # A Slack message is stored once however often Slack delivers its event.
@@ -182,3 +185,35 @@ class TimezoneChange(SQLModel, table=True):
     previous: str | None = Field(default=None, max_length=64)
     actor: str = Field(max_length=32)
     at: datetime = Field(default_factory=utcnow, sa_column=_when())
+
+
+class MediaItem(SQLModel, table=True):
+    """A picture or file of a message: one a customer sent by MMS, or one an agent shared.
+
+    Inbound: `source_url` is Twilio's media URL, `slack_file_id` the file uploaded to the
+    thread. Outbound: `slack_file_id` is the agent's file; `content` is served to Twilio at
+    `/media/{token}` until `expires_at`.
+    """
+
+    __tablename__ = "media_item"
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: int = Field(foreign_key="message.id", index=True)
+    direction: str = Field(max_length=10)
+    position: int = 0
+    source_url: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    slack_file_id: str | None = Field(default=None, max_length=32, index=True)
+    filename: str | None = Field(default=None, max_length=200)
+    content_type: str | None = Field(default=None, max_length=100)
+    size: int | None = None
+    # pending, done, refused (never tried again) or failed (gave up).
+    state: str = Field(default="pending", max_length=20)
+    reason: str | None = Field(default=None, max_length=500)
+    token: str | None = Field(default=None, max_length=64, unique=True)
+    expires_at: datetime | None = Field(default=None, sa_column=_when(nullable=True))
+    content: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_when())
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=_when())
+
+    __table_args__ = (
+        UniqueConstraint("message_id", "direction", "position", name="uq_media_item_position"),
+    )

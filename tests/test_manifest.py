@@ -22,6 +22,8 @@ METHOD_SCOPES = {
     "reactions_remove": {"reactions:write"},
     "users_info": {"users:read"},
     "usergroups_users_list": {"usergroups:read"},
+    "files_upload_v2": {"files:write"},
+    "files_info": {"files:read"},
 }
 # Which events each bot event subscription delivers, and so needs a listener.
 SUBSCRIPTION_EVENTS = {"message.channels": "message", "message.groups": "message"}

@@ -293,12 +293,14 @@ def test_editing_or_deleting_a_sent_reply_says_once_that_sms_cannot_be_recalled(
     assert bridge.sent_bodies() == ["See you at 5", "after the edits"]
 
 
-def test_a_reply_with_a_file_sends_its_text_and_says_the_file_did_not_go(bridge: Bridge) -> None:
+def test_a_reply_with_a_file_sends_its_text_and_the_file_as_mms(bridge: Bridge) -> None:
     thread = bridge.thread()
-    picture = {"id": "F0PICTURE", "name": "receipt.png", "mimetype": "image/png"}
+    picture = bridge.slack.add_file(b"\x89PNG receipt", "receipt.png", "image/png", user=ADMIN)
     bridge.reply(thread, ADMIN, "Here is your receipt", subtype="file_share", files=[picture])
-    assert [s["body"] for s in bridge.wait_sent(1)] == ["Here is your receipt"]
-    assert "files and pictures are not sent" in _wait_told(bridge, ADMIN)
+    [sms] = bridge.wait_sent(1)
+    assert sms["body"] == "Here is your receipt"
+    assert [u.startswith(f"{bridge.app.url}/media/") for u in sms["media_urls"]] == [True]
+    assert "On its way by MMS" in _wait_told(bridge, ADMIN)
 
 
 def test_delivery_status_callbacks_are_recorded_and_never_move_back(bridge: Bridge) -> None:

@@ -18,6 +18,7 @@ from tests.emulators._server import (
     format_retry_after,
     parse_body,
 )
+from tests.emulators._slack_files import FILES_PREFIX, UPLOAD_PREFIX, SlackFilesMixin
 from tests.emulators._slack_methods import Params, SlackWebApi, make_user
 from tests.emulators._slack_store import Message, SlackError
 
@@ -33,7 +34,7 @@ def decode_json_fields(params: Params) -> None:
                 params[name] = json.loads(value)
 
 
-class SlackEmulator(SlackWebApi, EmulatorServer):
+class SlackEmulator(SlackFilesMixin, SlackWebApi, EmulatorServer):
     """Stateful Slack Web API stand-in with call recording and fault injection."""
 
     def __init__(
@@ -50,6 +51,8 @@ class SlackEmulator(SlackWebApi, EmulatorServer):
         EmulatorServer.__init__(self)
         SlackWebApi.__init__(self, bot_user_id, bot_id, team_id, app_id, team_domain)
         self.token = token
+        self._init_files()
+        self._routes.update(self._file_routes())
 
     @property
     def url(self) -> str:
@@ -100,6 +103,14 @@ class SlackEmulator(SlackWebApi, EmulatorServer):
 
     def handle(self, request: Request) -> Response:
         """Record the call, then answer: down → 503, queued fault, or the real method."""
+        if request.path.startswith((UPLOAD_PREFIX, FILES_PREFIX)):
+            kind = "files.upload" if request.path.startswith(UPLOAD_PREFIX) else "files.download"
+            call = Call(request.path, {}, request.headers, time.time(), request.http_method, kind)
+            self._record(call)
+            with self._lock:
+                return self._raw_answer(
+                    request.http_method, request.path, request.headers, request.body
+                )
         if not request.path.startswith("/api/"):
             return Response.text(404, "not found")
         method = request.path.removeprefix("/api/")

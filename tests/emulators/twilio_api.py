@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import copy
+import json
 import re
 import time
 from datetime import UTC, datetime
@@ -20,6 +21,7 @@ from tests.emulators._server import (
     format_retry_after,
     parse_body,
 )
+from tests.emulators._twilio_media import CDN_PREFIX, TwilioMediaMixin
 from tests.emulators._twilio_ops import Json, Params, TwilioRestApi, twilio_error
 from tests.emulators._twilio_resources import (
     API_VERSION,
@@ -30,6 +32,13 @@ from tests.emulators._twilio_resources import (
     number_resource,
     rfc2822,
 )
+
+
+def params_media(params: Params) -> list[str]:
+    """The MediaUrl values of a create request, in order."""
+    media = params.get("MediaUrl") or []
+    return [media] if isinstance(media, str) else list(media)
+
 
 _ACCOUNT_PATH = re.compile(rf"^/{API_VERSION}/Accounts/([^/.]+)(.*)$")
 _ROUTES: list[tuple[str, re.Pattern[str], str]] = [
@@ -48,7 +57,7 @@ _ROUTES: list[tuple[str, re.Pattern[str], str]] = [
 ]
 
 
-class TwilioEmulator(TwilioRestApi, EmulatorServer):
+class TwilioEmulator(TwilioMediaMixin, TwilioRestApi, EmulatorServer):
     """Stateful Twilio REST stand-in with HTTP Basic auth, paging and fault injection."""
 
     def __init__(
@@ -59,6 +68,7 @@ class TwilioEmulator(TwilioRestApi, EmulatorServer):
         """Configure credentials; `emu.auth_token` may be changed at runtime."""
         EmulatorServer.__init__(self)
         TwilioRestApi.__init__(self, account_sid, auth_token)
+        self._init_media()
 
     @property
     def url(self) -> str:
@@ -113,6 +123,10 @@ class TwilioEmulator(TwilioRestApi, EmulatorServer):
                 if found and verb == request.http_method:
                     kind, args = name, list(found.groups())
                     break
+        if request.path.startswith(CDN_PREFIX):
+            self._record(Call(request.path, {}, request.headers, time.time(), "GET", "media.cdn"))
+            with self._lock:
+                return self._cdn_answer(request.path)
         params: Params = {**request.query, **parse_body(request.headers, request.body)}
         self._record(
             Call(request.path, params, request.headers, time.time(), request.http_method, kind)
@@ -139,7 +153,15 @@ class TwilioEmulator(TwilioRestApi, EmulatorServer):
         if matched is None or kind == "unknown" or matched.group(1) != self.account_sid:
             return twilio_error(404, 20404, f"The requested resource {request.path} was not found")
         with self._lock:
-            return self._handlers[kind](args, params)
+            if kind == "media":
+                redirect = self._media_redirect(args)
+                if redirect is not None:
+                    return redirect
+            answer = self._handlers[kind](args, params)
+        if kind == "messages.create" and answer.status == 201:
+            created = json.loads(answer.body)
+            self._fetch_media_later(created["sid"], list(params_media(params)))
+        return answer
 
     def _authorized(self, header: str) -> bool:
         if not header.startswith("Basic "):
