@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from bridge.media_tokens import servable
+from bridge.unavailable import DATABASE_DOWN, database_down_response
 
 
 class MediaEndpoint:
@@ -24,7 +25,10 @@ class MediaEndpoint:
     async def handle(self, request: Request) -> Response:
         """The file with its content type, or 404 with no detail."""
         token = str(request.path_params.get("token", ""))
-        found = await run_in_threadpool(self._load, token)
+        try:
+            found = await run_in_threadpool(self._load, token)
+        except DATABASE_DOWN as down:
+            return database_down_response(down)
         if found is None:
             return Response(status_code=404)
         content, content_type, filename = found

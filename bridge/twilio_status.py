@@ -16,6 +16,7 @@ from starlette.responses import PlainTextResponse, Response
 from bridge.config import Settings
 from bridge.status_display import note_status
 from bridge.twilio_webhook import TwilioRequestCheck
+from bridge.unavailable import DATABASE_DOWN, database_down_response
 from store import replies
 from store.engine import write_gate
 
@@ -53,7 +54,10 @@ class TwilioStatusWebhook:
             return PlainTextResponse("MessageSid or MessageStatus is missing or malformed", 400)
         code = params.get("ErrorCode", "").strip()
         error_code = int(code) if code.isdigit() and len(code) < 7 else None
-        known, to_show = await run_in_threadpool(self._record, sid, status, error_code)
+        try:
+            known, to_show = await run_in_threadpool(self._record, sid, status, error_code)
+        except DATABASE_DOWN as down:
+            return database_down_response(down)
         if not known:
             log.debug("status callback for a message we did not send: ignored")
             return Response(status_code=200)

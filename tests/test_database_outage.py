@@ -59,6 +59,9 @@ def test_webhooks_answer_503_while_the_database_is_away_and_resume_after(
             assert refused.status_code == 503
             health = httpx.get(f"{bridge.app.url}/healthz", timeout=10)
             assert health.status_code == 503
+            status = {"MessageSid": "SM" + "f" * 32, "MessageStatus": "delivered"}
+            status |= {"AccountSid": params["AccountSid"]}
+            assert bridge.phone.send(status, path="/twilio/status").status_code == 503
         finally:
             _allow_connections(database, True)
         # Twilio and Slack retry: stored and delivered, once each.
