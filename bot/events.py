@@ -21,6 +21,7 @@ from starlette.responses import PlainTextResponse, Response
 
 from bot.blocks import CONSENT_HISTORY, MARK_UNSUBSCRIBED, history_text
 from bot.feedback import SlackFeedback
+from bot.inbox_listeners import register as register_inbox
 from bridge.config import Settings
 from bridge.consent_actions import consent_history, mark_unsubscribed
 from bridge.http_body import BodyTooLarge, read_capped
@@ -77,6 +78,7 @@ class SlackEventsEndpoint:
         self.bolt.action(MARK_UNSUBSCRIBED)(
             ack=self._mark_unsubscribed, lazy=[self._confirm_unsubscribed]
         )
+        register_inbox(self.bolt, settings=settings, engine=engine, now=now, on_stored=on_stored)
 
     async def handle(self, request: Request) -> Response:
         """Verify, then let Bolt dispatch in a worker thread (the listeners touch the DB)."""

@@ -16,6 +16,7 @@ from starlette.routing import Route
 
 from bot.events import SlackEventsEndpoint
 from bot.feedback import SlackFeedback
+from bot.home_refresh import HomeRefresher, home_refresher
 from bot.outage import explain
 from bot.people import SlackPeople
 from bot.permalinks import SlackLinks
@@ -25,11 +26,15 @@ from bridge.config import Settings
 from bridge.delivery import Delivery
 from bridge.health import healthz
 from bridge.inbound import CONSENT_EVENT, POST_EVENT, POST_TEXT, UPDATE_CARD
+from bridge.inbox import SLA_CHECK, THREAD_INTRO
 from bridge.mail_jobs import mail_runners
 from bridge.ports import Clock, SystemClock
+from bridge.reminders import Reminders
 from bridge.reply_intake import DELAY_NOTICE, FAILURE_NOTICE, RECALL_NOTICE, SEND_REPLY
 from bridge.reply_sender import ReplySender
+from bridge.thread_intro import ThreadIntro
 from bridge.twilio_gateway import TwilioGateway
+from bridge.twilio_log import TwilioMessageLog
 from bridge.twilio_status import TwilioStatusWebhook
 from bridge.twilio_webhook import TwilioSmsWebhook
 from bridge.worker import DeliveryWorker, Dispatch, JobRunner
@@ -46,6 +51,7 @@ class Service:
     settings: Settings
     engine: Engine
     worker: DeliveryWorker
+    home: HomeRefresher | None = None
 
 
 def build_service(
@@ -85,8 +91,24 @@ def build_service(
         make_client(token=settings.slack_bot_token, base_url=settings.slack_api_url, timeout=5)
     )
     runners |= mail_runners(settings, links=links, explain=explain)
+    runners |= inbox_runners(settings, delivery=delivery, sink=poster, links=links)
     worker = DeliveryWorker(engine=engine, runner=Dispatch(runners), clock=clock)
-    return Service(settings=settings, engine=engine, worker=worker)
+    home = home_refresher(settings, engine=engine, clock=clock)
+    return Service(settings=settings, engine=engine, worker=worker, home=home)
+
+
+def inbox_runners(
+    settings: Settings, *, delivery: Delivery, sink: SlackPoster, links: SlackLinks
+) -> dict[str, JobRunner]:
+    """The inbox's jobs: a new thread's intro (header, history) and response-time reminders."""
+    assert settings.twilio_account_sid is not None and settings.twilio_auth_token is not None
+    log_ = TwilioMessageLog(
+        account_sid=settings.twilio_account_sid,
+        auth_token=settings.twilio_auth_token,
+        api_url=settings.twilio_api_url,
+    )
+    intro = ThreadIntro(delivery=delivery, sink=sink, log=log_, links=links)
+    return {THREAD_INTRO: intro, SLA_CHECK: Reminders(settings=settings, sink=sink)}
 
 
 def prepare_database(engine: Engine) -> None:
@@ -139,10 +161,14 @@ def create_app(settings: Settings, *, public_url: str, clock: Clock | None = Non
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         prepare_database(service.engine)
         service.worker.start()
+        if service.home is not None:
+            service.home.start()
         log.info("smsbridge is up; Twilio webhook at %s/twilio/sms", public_url.rstrip("/"))
         try:
             yield
         finally:
+            if service.home is not None:
+                service.home.stop()
             service.worker.stop()
             service.engine.dispose()
 

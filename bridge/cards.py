@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bridge.consent import Consent
+from bridge.inbox_cards import Reminder, ThreadState, Transcript
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,7 @@ class ContactCard:
     consent_how: str | None = None
     consent_by: str | None = None
     contact_id: int | None = None
+    thread: ThreadState | None = None
 
 
 @dataclass(frozen=True)
@@ -47,4 +49,4 @@ class ThreadEvent:
     by: str | None = None
 
 
-PostContent = ContactCard | CustomerText | ThreadEvent
+PostContent = ContactCard | CustomerText | ThreadEvent | Transcript | Reminder

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from sqlmodel import Session, select
@@ -11,6 +12,7 @@ from bridge.consent import Consent, describe_source, looks_like_opt_out
 from bridge.contact_card import card_for
 from bridge.ids import ChannelId, SlackTs
 from bridge.inbound import CONSENT_EVENT, POST_EVENT, POST_TEXT, UPDATE_CARD
+from bridge.inbox import broadcasts, thread_state
 from bridge.ports import ChatPost, ChatSink, ChatUnavailable
 from store.contacts import latest_consent_change
 from store.models import ConsentChange, Contact, Conversation, DeliveryJob, Message
@@ -43,7 +45,10 @@ class Delivery:
                     message.num_media,
                     possible_opt_out_of=message.id if flag else None,
                 )
-                self._post_message(session, conversation, message, content, now)
+                bump = broadcasts(
+                    session, conversation_id=job.conversation_id or 0, message_id=message.id
+                )
+                self._post_message(session, conversation, message, content, now, broadcast=bump)
         elif job.kind == POST_EVENT and conversation.parent_ts:
             message = session.get(Message, job.message_id)
             if message is not None:
@@ -60,12 +65,18 @@ class Delivery:
                 post_event_once(self._sink, conversation, key, text, job, by=change.actor)
             self._update_card(session, conversation, contact, now)
 
+    def ensure_thread(
+        self, session: Session, conversation: Conversation, contact: Contact, now: datetime
+    ) -> None:
+        """Post the conversation's thread header unless it is there."""
+        self._ensure_thread(session, conversation, contact, now)
+
     def _ensure_thread(
         self, session: Session, conversation: Conversation, contact: Contact, now: datetime
     ) -> None:
         if conversation.parent_ts:
             return
-        card = self._card(session, contact, now)
+        card = self._card(session, contact, now, conversation)
         post = ChatPost(ChannelId(conversation.channel), card, key=f"thread:{conversation.id}")
         self._post_once(session, conversation, post, since=conversation.created_at, now=now)
 
@@ -76,12 +87,15 @@ class Delivery:
         message: Message,
         content: PostContent,
         now: datetime,
+        *,
+        broadcast: bool = False,
     ) -> None:
         post = ChatPost(
             ChannelId(conversation.channel),
             content,
             key=f"message:{message.id}",
             thread_ts=SlackTs(conversation.parent_ts or ""),
+            broadcast=broadcast,
         )
         try:
             self._post_once(session, message, post, since=message.created_at, now=now)
@@ -127,7 +141,7 @@ class Delivery:
         self, session: Session, conversation: Conversation, contact: Contact, now: datetime
     ) -> None:
         assert conversation.parent_ts is not None
-        card = self._card(session, contact, now)
+        card = self._card(session, contact, now, conversation)
         try:
             self._sink.update_card(
                 ChannelId(conversation.channel), SlackTs(conversation.parent_ts), card
@@ -137,9 +151,12 @@ class Delivery:
                 raise
             _forget_thread(session, conversation)
 
-    def _card(self, session: Session, contact: Contact, now: datetime) -> ContactCard:
+    def _card(
+        self, session: Session, contact: Contact, now: datetime, conversation: Conversation
+    ) -> ContactCard:
         change = latest_consent_change(session, contact_id=contact.id or 0)
-        return card_for(contact, default_zone=self._default_zone, now=now, change=change)
+        card = card_for(contact, default_zone=self._default_zone, now=now, change=change)
+        return replace(card, thread=thread_state(session, conversation=conversation))
 
 
 def post_event_once(

@@ -13,9 +13,10 @@ from bridge.config import Settings
 from bridge.consent import Consent, Source
 from bridge.consent_actions import change_and_show
 from bridge.delivery import post_event_once
-from bridge.gates import Decision, Reason, ReplyFacts, decide, explain
+from bridge.gates import ALLOWED_ROLES, Decision, Reason, ReplyFacts, decide, explain
 from bridge.ids import ChannelId, SlackTs
 from bridge.inbound import POST_EVENT
+from bridge.inbox import on_authorised_reply
 from bridge.phones import international, masked
 from bridge.ports import (
     ChatSink,
@@ -224,6 +225,10 @@ class ReplySender:
         )
         if decision.allowed:
             replies.add_parts(session, message=reply, bodies=split_sms(text), at=now)
+        if role in ALLOWED_ROLES:  # they answered, whatever the customer's gates say
+            on_authorised_reply(
+                session, conversation=conversation, author=reply.author or "", at=now
+            )
         session.commit()
         session.refresh(reply)
         self._tell_decision(reply, conversation, contact, decision, role)
