@@ -16,6 +16,7 @@ from twilio.request_validator import RequestValidator
 
 from bridge.app import create_app
 from bridge.config import Settings, load_settings
+from bridge.ports import Clock
 from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, BUSINESS, CHANNEL, base_env
 from tests.emulators import SlackEmulator, TwilioEmulator
 
@@ -23,13 +24,13 @@ from tests.emulators import SlackEmulator, TwilioEmulator
 class AppServer:
     """The real app served by uvicorn in a thread, on a port the OS picks."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._sock.bind(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self._sock.getsockname()[1]}"
         public_url = settings.public_url or self.url
-        self.app = create_app(settings, public_url=public_url)
+        self.app = create_app(settings, public_url=public_url, clock=clock)
         config = uvicorn.Config(self.app, log_level="warning", access_log=False, lifespan="on")
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
