@@ -69,6 +69,9 @@ def on_customer_text(
     """A conversation text: unread, the wait (and its reminder) begins, maybe a broadcast."""
     at = message.created_at
     entry = inbox.entry_of(session, conversation=conversation, at=at)
+    if not entry.unread and conversation.parent_ts:
+        # The header said read: it must say unread again.
+        jobs.enqueue_in_thread(session, kind=_UPDATE_CARD, conversation=conversation, at=at)
     entry.unread = True
     entry.last_text_id = message.id
     entry.last_text_at = at

@@ -136,9 +136,7 @@ def click_header(
     assert bridge.events.interaction(payload).status_code == 200
 
 
-def slash(
-    bridge: Bridge, user: str, text: str, *, signature: str | None = None
-) -> httpx.Response:
+def slash(bridge: Bridge, user: str, text: str, *, signature: str | None = None) -> httpx.Response:
     """`/sms <text>` as Slack posts it: form-encoded, signed, to the events URL."""
     fields = {
         "token": "legacy-verification-token",

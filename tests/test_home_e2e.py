@@ -17,9 +17,7 @@ BOB, CARA, DAN = "+14155550101", "+442079460000", "+14155550103"
 
 
 @pytest.fixture
-def bridge(
-    tmp_path: Path, slack: SlackEmulator, twilio_api: TwilioEmulator
-) -> Iterator[Bridge]:
+def bridge(tmp_path: Path, slack: SlackEmulator, twilio_api: TwilioEmulator) -> Iterator[Bridge]:
     with inbox_bridge(tmp_path, slack, twilio_api, AUTORESPOND="off") as running:
         yield running
 
