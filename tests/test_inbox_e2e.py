@@ -20,7 +20,7 @@ from tests.inbox_helpers import (
     header_button,
     inbox_bridge,
 )
-from tests.live import ADMIN, ALICE, MEMBER, OWNER, Bridge
+from tests.live import ADMIN, MEMBER, OWNER, Bridge
 
 
 @pytest.fixture
