@@ -110,7 +110,7 @@ def register(
         with write_gate(engine), Session(engine) as session:
             viewer = session.get(HomeViewer, user)
             if viewer is not None:
-                inbox.take_viewer(session, viewer, at=at)
+                inbox.take_viewer(session, user_id=user, seen=viewer.published_at, at=at)
         try:
             publisher.publish(user, at)
         except ChatUnavailable as failed:

@@ -73,12 +73,14 @@ class HomeRefresher:
             stale = inbox.stale_viewers(
                 session, open_since=now - OPEN_FOR, before=now - self._debounce
             )
+            # Read before the claims commit (and expire the rows).
+            seen = [(viewer.user_id, viewer.published_at) for viewer in stale]
             published = 0
-            for viewer in stale:
+            for user_id, published_at in seen:
                 with write_gate(self._engine):
-                    taken = inbox.take_viewer(session, viewer, at=now)
+                    taken = inbox.take_viewer(session, user_id=user_id, seen=published_at, at=now)
                 if taken:
-                    self._publisher.publish(viewer.user_id, now)
+                    self._publisher.publish(user_id, now)
                     published += 1
         return published
 

@@ -164,15 +164,15 @@ def stale_viewers(session: Session, *, open_since: datetime, before: datetime) -
     return list(session.exec(query))
 
 
-def take_viewer(session: Session, viewer: HomeViewer, *, at: datetime) -> bool:
-    """Claim publishing for a viewer (one process of several wins); commits."""
+def take_viewer(session: Session, *, user_id: str, seen: datetime | None, at: datetime) -> bool:
+    """Claim publishing for a viewer last published at `seen` (one process wins); commits."""
     taken = session.execute(
         update(HomeViewer)
-        .where(col(HomeViewer.user_id) == viewer.user_id)
+        .where(col(HomeViewer.user_id) == user_id)
         .where(
             col(HomeViewer.published_at).is_(None)
-            if viewer.published_at is None
-            else col(HomeViewer.published_at) == viewer.published_at
+            if seen is None
+            else col(HomeViewer.published_at) == seen
         )
         .values(published_at=at)
     )

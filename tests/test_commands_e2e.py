@@ -16,11 +16,9 @@ BOB = "+14155550101"
 
 
 @pytest.fixture
-def bridge(
-    tmp_path: Path, slack: SlackEmulator, twilio_api: TwilioEmulator
-) -> Iterator[Bridge]:
+def bridge(tmp_path: Path, slack: SlackEmulator, twilio_api: TwilioEmulator) -> Iterator[Bridge]:
     env = {"AUTORESPOND": "off", "OPT_IN_TEXT": "", "SLACK_MANAGERS": MANAGER}
-    with inbox_bridge(tmp_path, slack, twilio_api, **env) as running:
+    with inbox_bridge(tmp_path, slack, twilio_api, clock=None, **env) as running:
         yield running
 
 
@@ -72,9 +70,7 @@ def test_stats_count_conversations_first_responses_and_overdue(bridge: Bridge) -
     bridge.text("anyone?", sender=BOB)
     bridge.reply(parent, ADMIN, "Yes, it ships today")
     bridge.wait_sent(1)
-    bridge.slack.wait_for(
-        lambda: "1 answered" in answer(slash(bridge, MEMBER, "stats 7d")), 10
-    )
+    bridge.slack.wait_for(lambda: "1 answered" in answer(slash(bridge, MEMBER, "stats 7d")), 10)
     shown = answer(slash(bridge, MEMBER, "stats"))
     assert "last 7d" in shown
     assert "Conversations started: 2" in shown

@@ -18,9 +18,7 @@ BOB = "+14155550101"
 
 
 @pytest.fixture
-def bridge(
-    tmp_path: Path, slack: SlackEmulator, twilio_api: TwilioEmulator
-) -> Iterator[Bridge]:
+def bridge(tmp_path: Path, slack: SlackEmulator, twilio_api: TwilioEmulator) -> Iterator[Bridge]:
     with inbox_bridge(tmp_path, slack, twilio_api, AUTORESPOND="off", OPT_IN_TEXT="") as running:
         yield running
 

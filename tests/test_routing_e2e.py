@@ -18,7 +18,7 @@ def test_two_numbers_two_channels_and_replies_from_the_number_texted(
 ) -> None:
     routes = f"{BUSINESS}={CHANNEL},{SECOND_NUMBER}={SECOND_CHANNEL}"
     env = {"ROUTES": routes, "AUTORESPOND": "off", "OPT_IN_TEXT": ""}
-    with inbox_bridge(tmp_path, slack, twilio_api, **env) as bridge:
+    with inbox_bridge(tmp_path, slack, twilio_api, clock=None, **env) as bridge:
         bridge.text("to the first line", sender=ALICE)
         bridge.text("to the second line", sender=BOB, To=SECOND_NUMBER)
         bridge.text("START", sender=BOB, To=SECOND_NUMBER)
@@ -39,7 +39,7 @@ def test_a_number_outside_routes_uses_slack_channel(
     tmp_path: Path, slack: SlackEmulator, twilio_api: TwilioEmulator
 ) -> None:
     env = {"ROUTES": f"{SECOND_NUMBER}={SECOND_CHANNEL}", "AUTORESPOND": "off"}
-    with inbox_bridge(tmp_path, slack, twilio_api, **env) as bridge:
+    with inbox_bridge(tmp_path, slack, twilio_api, clock=None, **env) as bridge:
         bridge.text("to the default line", sender=ALICE)
         slack.wait_for(lambda: len(slack.top_level(CHANNEL)) == 1, 10)
         assert slack.top_level(SECOND_CHANNEL) == []
