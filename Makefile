@@ -29,6 +29,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/slack_ack_latency.py --out bench/RESULTS.md
 	$(BIN)/python bench/contact_import.py --out bench/RESULTS.md
 	$(BIN)/python bench/accept_cost.py --out bench/RESULTS.md
+	$(BIN)/python bench/home_view.py --out bench/RESULTS.md
 
 clean:
 	rm -rf $(VENV)

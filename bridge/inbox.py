@@ -16,7 +16,7 @@ from store.models import Conversation, InboxEntry, Message
 # Job kinds: a new thread's header and earlier messages; the reminder after the SLA.
 THREAD_INTRO, SLA_CHECK = "thread_intro", "sla_check"
 # Reminders wait until they are due: a lane of their own, or they would hold back texts.
-TIMER_LANE = "timer"
+TIMER_LANE = jobs.TIMER_LANE
 RESOLVED = "resolved"
 # bridge.inbound.UPDATE_CARD (which imports this module).
 _UPDATE_CARD = "update_card"

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import func, or_, update
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import Select
 
 from store.models import Contact, Conversation, HomeViewer, InboxAction, InboxEntry, Message
 
@@ -76,7 +77,12 @@ class InboxRow:
 
 def recent(session: Session, *, limit: int) -> list[InboxRow]:
     """The conversations with the latest customer texts, newest first (uses the index)."""
-    query = (
+    return [InboxRow(*row) for row in session.exec(recent_query(limit=limit))]
+
+
+def recent_query(*, limit: int) -> Select[InboxEntry, Conversation, Contact, Message]:
+    """The Home tab's query, on its own so its plan can be looked at."""
+    return (
         select(InboxEntry, Conversation, Contact, Message)
         .join(Conversation, col(Conversation.id) == col(InboxEntry.conversation_id))
         .join(Contact, col(Contact.id) == col(InboxEntry.contact_id))
@@ -86,7 +92,6 @@ def recent(session: Session, *, limit: int) -> list[InboxRow]:
         .order_by(col(InboxEntry.last_text_at).desc())
         .limit(limit)
     )
-    return [InboxRow(*row) for row in session.exec(query)]
 
 
 def find(session: Session, *, phone: str | None, name: str | None, limit: int) -> list[InboxRow]:

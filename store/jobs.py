@@ -14,6 +14,8 @@ from store.models import Conversation, DeliveryJob
 
 PENDING, DONE = "pending", "done"
 SLACK_LANE, SMS_LANE = "slack", "sms"
+# Jobs that wait on purpose until they are due (reminders): not a backlog.
+TIMER_LANE = "timer"
 
 
 def enqueue(
@@ -195,9 +197,11 @@ class QueueStats:
 
 
 def queue_stats(session: Session) -> QueueStats:
-    """Pending jobs and the creation time of the oldest."""
-    query = select(func.count(), func.min(DeliveryJob.created_at)).where(
-        DeliveryJob.state == PENDING
+    """Pending jobs and the creation time of the oldest; timers are not waiting work."""
+    query = (
+        select(func.count(), func.min(DeliveryJob.created_at))
+        .where(DeliveryJob.state == PENDING)
+        .where(DeliveryJob.lane != TIMER_LANE)
     )
     count, oldest = session.exec(query).one()
     return QueueStats(pending=int(count), oldest=oldest)

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import httpx
+from sqlmodel import select
+
 from bot.inbox_blocks import CLAIM
+from store.models import DeliveryJob
 from tests.conftest import CHANNEL, FakeClock
 from tests.emulators import SlackEmulator, TwilioEmulator
 from tests.harness import wait_for_thread
@@ -85,3 +89,20 @@ def test_a_text_in_an_old_thread_is_also_shown_in_the_channel_once_per_wait(
             p["text"] for p in slack.all_posts() if str(p.get("reply_broadcast")).lower() == "true"
         ]
         assert broadcast == ["two hours later"]
+
+
+def test_a_waiting_reminder_is_not_reported_as_a_delivery_backlog(
+    tmp_path: Path, slack: SlackEmulator, twilio_api: TwilioEmulator
+) -> None:
+    with inbox_bridge(tmp_path, slack, twilio_api, clock=None, **QUIET) as bridge:
+        bridge.text("hello")
+        wait_for_thread(slack, replies=1)
+        with bridge.database() as session:
+            timers = session.exec(select(DeliveryJob).where(DeliveryJob.lane == "timer")).all()
+            assert [t.state for t in timers] == ["pending"]
+
+        def queue() -> object:
+            return httpx.get(f"{bridge.app.url}/healthz").json()["queue"]
+
+        # The post's job is marked done just after the post: wait for that, not the timer.
+        slack.wait_for(lambda: queue() == {"pending": 0, "oldest_seconds": 0.0}, 10)
