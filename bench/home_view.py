@@ -26,7 +26,7 @@ from sqlmodel import Session  # noqa: E402
 
 from bench.results import write_section  # noqa: E402
 from bot.home_blocks import home_view  # noqa: E402
-from bridge.config import load_settings  # noqa: E402
+from bridge.config import Settings, load_settings  # noqa: E402
 from bridge.inbox_view import item_of  # noqa: E402
 from store import inbox  # noqa: E402
 from store.engine import make_engine  # noqa: E402
@@ -112,21 +112,15 @@ def _entry(n: int) -> dict[str, object]:
     }
 
 
-def build_ms(engine: Engine, runs: int) -> list[float]:
-    """Wall milliseconds of each build of the Home view, after 10 unmeasured."""
-    settings = load_settings(base_env(), env_file=None)
-    now = T0 + timedelta(days=200)
-    times = []
-    for run in range(runs + 10):
-        started = time.perf_counter()
-        with Session(engine) as session:
-            rows = inbox.recent(session, limit=settings.inbox_size)
-            items = [item_of(row, settings=settings, now=now) for row in rows]
-        view = json.dumps(home_view(items, now=now, read_only=None))
-        assert len(items) == min(settings.inbox_size, 10) and view
-        if run >= 10:
-            times.append((time.perf_counter() - started) * 1000)
-    return times
+def build_once(engine: Engine, settings: Settings, now: datetime) -> float:
+    """Wall milliseconds of one build of the Home view."""
+    started = time.perf_counter()
+    with Session(engine) as session:
+        rows = inbox.recent(session, limit=settings.inbox_size)
+        items = [item_of(row, settings=settings, now=now) for row in rows]
+    view = json.dumps(home_view(items, now=now, read_only=None))
+    assert len(items) == 10 and view
+    return (time.perf_counter() - started) * 1000
 
 
 def plan(engine: Engine) -> str:
@@ -138,17 +132,28 @@ def plan(engine: Engine) -> str:
     return "; ".join(str(row[-1]) for row in rows)
 
 
-def measure(conversations: int, runs: int) -> tuple[list[float], float, str]:
+def measure(sizes: list[int], runs: int, rounds: int) -> tuple[dict[int, list[float]], str]:
+    """Build times per store size, in alternating rounds so both see the same machine load."""
+    settings = load_settings(base_env(), env_file=None)
+    now = T0 + timedelta(days=200)
+    times: dict[int, list[float]] = {size: [] for size in sizes}
     with tempfile.TemporaryDirectory() as tmp:
-        engine = make_engine(f"sqlite:///{tmp}/home.db")
-        upgrade(engine)
-        started = time.perf_counter()
-        fill(engine, conversations)
-        filled = time.perf_counter() - started
-        times = build_ms(engine, runs)
-        how = plan(engine)
-        engine.dispose()
-    return times, filled, how
+        engines = {size: make_engine(f"sqlite:///{tmp}/home{size}.db") for size in sizes}
+        for size, engine in engines.items():
+            upgrade(engine)
+            fill(engine, size)
+            for _ in range(10):  # warm-up, unmeasured
+                build_once(engine, settings, now)
+        for round_ in range(rounds):
+            order = sizes if round_ % 2 == 0 else list(reversed(sizes))
+            for size in order:
+                times[size] += [
+                    build_once(engines[size], settings, now) for _ in range(runs // rounds)
+                ]
+        how = plan(engines[sizes[-1]])
+        for engine in engines.values():
+            engine.dispose()
+    return times, how
 
 
 def main() -> int:
@@ -157,21 +162,22 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=200)
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
-    reference, _, _ = measure(10, args.runs)
-    large, filled, how = measure(args.conversations, args.runs)
-    rows = [(10, reference), (args.conversations, large)]
-    p50 = statistics.median(large) / statistics.median(reference)
+    started = time.perf_counter()
+    times, how = measure([10, args.conversations], args.runs, rounds=10)
+    took = time.perf_counter() - started
+    rows = sorted(times.items())
+    p50 = statistics.median(times[args.conversations]) / statistics.median(times[10])
     lines = [
         "## Building the App Home view (`bot.home`)",
         "",
         f"- measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.machine()}, "
         f"Python {platform.python_version()}; SQLite (WAL), one process, {args.runs} builds "
-        "after 10 unmeasured",
+        "per store after 10 unmeasured, in 10 alternating rounds",
         "- command: `python bench/home_view.py --out bench/RESULTS.md` (also `make bench`)",
         "- a build: the query for the 10 newest conversations, their rows (local time, quiet "
         "hours, overdue), the Block Kit view and its JSON; thread links cached, Slack not called",
-        f"- reference: the same build on a store of 10 conversations, in the same run; "
-        f"the large store took {filled:.0f} s to fill",
+        "- reference: the same build on a store of 10 conversations, in the same run; "
+        f"the run took {took:.0f} s, most of it filling the large store",
         f"- SQLite's plan for the query: {how}",
         "",
         "| conversations stored | p50 ms | p95 ms | max ms |",

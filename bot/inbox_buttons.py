@@ -48,7 +48,7 @@ def register(
         else:
             with write_gate(engine), Session(engine) as session:
                 result = act(
-                    session, conversation_id=int(value), actor=user, act=_ACTS[action_id], at=now()
+                    session, conversation_id=int(value), actor=user, what=_ACTS[action_id], at=now()
                 )
             if result.changed:
                 on_stored()

@@ -150,35 +150,35 @@ class ActResult:
     text: str
 
 
-def act(session: Session, *, conversation_id: int, actor: str, act: Act, at: datetime) -> ActResult:
-    """Carry out `act` for an authorised agent; a stale request is answered with the state."""
+def act(
+    session: Session, *, conversation_id: int, actor: str, what: Act, at: datetime
+) -> ActResult:
+    """Carry out `what` for an authorised agent; a stale request is answered with the state."""
     conversation = session.get(Conversation, conversation_id)
     if conversation is None or conversation.id is None:
         return ActResult(False, "That conversation no longer exists.")
     entry = inbox.entry_of(session, conversation=conversation, at=at)
     if conversation.status == RESOLVED:
         return ActResult(False, _resolved_text(entry))
-    result = _apply(entry, conversation, actor, act, at)
+    result = _apply(entry, actor, what)
     if result.changed:
-        detail = _previous_claimer(entry, act)
+        detail = entry.claimed_by if what is Act.CLAIM else None
         inbox.record(
             session,
             conversation_id=conversation.id,
             actor=actor,
-            action=act.value,
+            action=what.value,
             at=at,
             detail=detail,
         )
-        _finish(entry, conversation, actor, act, at)
+        _finish(entry, conversation, actor, what, at)
         session.add_all([entry, conversation])
         jobs.enqueue_in_thread(session, kind=_UPDATE_CARD, conversation=conversation, at=at)
     session.commit()
     return result
 
 
-def _apply(
-    entry: InboxEntry, conversation: Conversation, actor: str, act: Act, at: datetime
-) -> ActResult:
+def _apply(entry: InboxEntry, actor: str, act: Act) -> ActResult:
     if act is Act.READ:
         if not entry.unread:
             return ActResult(False, "This conversation is already read.")
@@ -192,10 +192,6 @@ def _apply(
     return ActResult(
         True, "Resolved. If the customer texts again, their text opens the conversation again."
     )
-
-
-def _previous_claimer(entry: InboxEntry, act: Act) -> str | None:
-    return entry.claimed_by if act is Act.CLAIM else None
 
 
 def _finish(

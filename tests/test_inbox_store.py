@@ -41,7 +41,7 @@ def test_recent_is_newest_first_without_keywords_or_superseded(
         assert inbox.recent(session, limit=1)[0].last_text.body == "third"  # type: ignore[union-attr]
         first = rows[0].conversation
         assert first.id is not None
-        assert act(session, conversation_id=first.id, actor="U1", act=Act.RESOLVE, at=T0).changed
+        assert act(session, conversation_id=first.id, actor="U1", what=Act.RESOLVE, at=T0).changed
         _text(session, settings, 5, "+14155550100", "back", T0 + timedelta(minutes=9))
         rows = inbox.recent(session, limit=10)
         assert [r.last_text.body for r in rows if r.last_text] == ["back", "second"]
