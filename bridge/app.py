@@ -26,7 +26,7 @@ from bridge.config import Settings
 from bridge.delivery import Delivery
 from bridge.health import healthz
 from bridge.inbound import CONSENT_EVENT, POST_EVENT, POST_TEXT, UPDATE_CARD
-from bridge.inbox import SLA_CHECK, THREAD_INTRO
+from bridge.inbox import SLA_CHECK
 from bridge.mail_jobs import mail_runners
 from bridge.ports import Clock, SystemClock
 from bridge.reminders import Reminders
@@ -64,7 +64,14 @@ def build_service(
     engine = make_engine(settings.database_url)
     client = make_client(token=settings.slack_bot_token, base_url=settings.slack_api_url)
     poster = SlackPoster(client, rate=settings.slack_post_rate, burst=settings.slack_post_burst)
-    delivery = Delivery(sink=poster, default_zone=settings.default_timezone)
+    links = SlackLinks(
+        make_client(token=settings.slack_bot_token, base_url=settings.slack_api_url, timeout=5)
+    )
+    delivery = Delivery(
+        sink=poster,
+        default_zone=settings.default_timezone,
+        opening=thread_intro(settings, sink=poster, links=links),
+    )
     public_url = public_url or settings.public_url
     sms = TwilioGateway(
         account_sid=settings.twilio_account_sid,
@@ -87,28 +94,22 @@ def build_service(
     runners |= {SEND_REPLY: sender, RECALL_NOTICE: sender, FAILURE_NOTICE: sender}
     runners |= {DELAY_NOTICE: sender, AUTORESPOND: AutoResponder(settings)}
     runners |= {SEND_AUTO: sender, CONSENT_EVENT: delivery}
-    links = SlackLinks(
-        make_client(token=settings.slack_bot_token, base_url=settings.slack_api_url, timeout=5)
-    )
     runners |= mail_runners(settings, links=links, explain=explain)
-    runners |= inbox_runners(settings, delivery=delivery, sink=poster, links=links)
+    runners |= {SLA_CHECK: Reminders(settings=settings, sink=poster)}
     worker = DeliveryWorker(engine=engine, runner=Dispatch(runners), clock=clock)
     home = home_refresher(settings, engine=engine, clock=clock)
     return Service(settings=settings, engine=engine, worker=worker, home=home)
 
 
-def inbox_runners(
-    settings: Settings, *, delivery: Delivery, sink: SlackPoster, links: SlackLinks
-) -> dict[str, JobRunner]:
-    """The inbox's jobs: a new thread's intro (header, history) and response-time reminders."""
+def thread_intro(settings: Settings, *, sink: SlackPoster, links: SlackLinks) -> ThreadIntro:
+    """What a new thread begins with: the earlier thread's link, then earlier messages."""
     assert settings.twilio_account_sid is not None and settings.twilio_auth_token is not None
     log_ = TwilioMessageLog(
         account_sid=settings.twilio_account_sid,
         auth_token=settings.twilio_auth_token,
         api_url=settings.twilio_api_url,
     )
-    intro = ThreadIntro(delivery=delivery, sink=sink, log=log_, links=links)
-    return {THREAD_INTRO: intro, SLA_CHECK: Reminders(settings=settings, sink=sink)}
+    return ThreadIntro(sink=sink, log=log_, links=links)
 
 
 def prepare_database(engine: Engine) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from sqlmodel import Session, select
 
@@ -17,6 +18,21 @@ from bridge.ports import ChatPost, ChatSink, ChatUnavailable
 from store.contacts import latest_consent_change
 from store.models import ConsentChange, Contact, Conversation, DeliveryJob, Message
 
+
+class ThreadOpening(Protocol):
+    """What else a new thread begins with (the inbox: the earlier thread's link, history)."""
+
+    def before_header(
+        self, session: Session, conversation: Conversation, contact: Contact, now: datetime
+    ) -> None:
+        """Runs before a thread's header is posted."""
+
+    def after_header(
+        self, session: Session, conversation: Conversation, contact: Contact, now: datetime
+    ) -> None:
+        """Runs after, and before the text that opened the thread is posted."""
+
+
 # How far before a row's creation to look for a post whose answer we lost.
 _RECONCILE_MARGIN = timedelta(minutes=5)
 
@@ -24,9 +40,12 @@ _RECONCILE_MARGIN = timedelta(minutes=5)
 class Delivery:
     """Carries out jobs against a chat sink; raises ChatUnavailable to be retried."""
 
-    def __init__(self, *, sink: ChatSink, default_zone: str) -> None:
+    def __init__(
+        self, *, sink: ChatSink, default_zone: str, opening: ThreadOpening | None = None
+    ) -> None:
         self._sink = sink
         self._default_zone = default_zone
+        self._opening = opening
 
     def run(self, session: Session, job: DeliveryJob, now: datetime) -> None:
         """Do the job's work; the caller commits and marks it done."""
@@ -65,20 +84,17 @@ class Delivery:
                 post_event_once(self._sink, conversation, key, text, job, by=change.actor)
             self._update_card(session, conversation, contact, now)
 
-    def ensure_thread(
-        self, session: Session, conversation: Conversation, contact: Contact, now: datetime
-    ) -> None:
-        """Post the conversation's thread header unless it is there."""
-        self._ensure_thread(session, conversation, contact, now)
-
     def _ensure_thread(
         self, session: Session, conversation: Conversation, contact: Contact, now: datetime
     ) -> None:
-        if conversation.parent_ts:
-            return
-        card = self._card(session, contact, now, conversation)
-        post = ChatPost(ChannelId(conversation.channel), card, key=f"thread:{conversation.id}")
-        self._post_once(session, conversation, post, since=conversation.created_at, now=now)
+        if not conversation.parent_ts:
+            if self._opening is not None:
+                self._opening.before_header(session, conversation, contact, now)
+            card = self._card(session, contact, now, conversation)
+            post = ChatPost(ChannelId(conversation.channel), card, key=f"thread:{conversation.id}")
+            self._post_once(session, conversation, post, since=conversation.created_at, now=now)
+        if self._opening is not None:
+            self._opening.after_header(session, conversation, contact, now)
 
     def _post_message(
         self,

@@ -13,8 +13,8 @@ from bridge.inbox_cards import ThreadState
 from store import inbox, jobs
 from store.models import Conversation, InboxEntry, Message
 
-# Job kinds: a new thread's header and earlier messages; the reminder after the SLA.
-THREAD_INTRO, SLA_CHECK = "thread_intro", "sla_check"
+# The job kind of the reminder after the SLA.
+SLA_CHECK = "sla_check"
 # Reminders wait until they are due: a lane of their own, or they would hold back texts.
 TIMER_LANE = jobs.TIMER_LANE
 RESOLVED = "resolved"
@@ -23,11 +23,7 @@ _UPDATE_CARD = "update_card"
 
 
 def on_new_conversation(session: Session, *, conversation: Conversation, at: datetime) -> None:
-    """A conversation was started: link the resolved one it continues, queue its intro.
-
-    Called before the text's own post is queued, so the header and earlier messages come
-    first in the thread.
-    """
+    """A conversation was started: note the resolved one it continues (its header links it)."""
     entry = inbox.entry_of(session, conversation=conversation, at=at)
     previous = inbox.last_resolved(
         session, contact_id=conversation.contact_id, business_number=conversation.business_number
@@ -39,8 +35,6 @@ def on_new_conversation(session: Session, *, conversation: Conversation, at: dat
         earlier.updated_at = at
         session.add(earlier)
     session.add(entry)
-    jobs.enqueue_in_thread(session, kind=THREAD_INTRO, conversation=conversation, at=at)
-    session.flush()
 
 
 def reopen(

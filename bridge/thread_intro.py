@@ -1,4 +1,4 @@
-"""A new thread's beginning: its header (linking the conversation it continues) and history."""
+"""A new thread's beginning: its header links the conversation it continues; then history."""
 
 from __future__ import annotations
 
@@ -7,12 +7,12 @@ from typing import Protocol
 
 from sqlmodel import Session
 
-from bridge.delivery import Delivery
 from bridge.history import MessageLog, earlier_messages
 from bridge.ids import ChannelId, SlackTs
+from bridge.inbox_cards import Transcript
 from bridge.ports import ChatPost, ChatSink
 from store import inbox
-from store.models import Contact, Conversation, DeliveryJob, InboxEntry
+from store.models import Contact, Conversation, InboxEntry
 
 
 class ThreadLinks(Protocol):
@@ -23,21 +23,20 @@ class ThreadLinks(Protocol):
 
 
 class ThreadIntro:
-    """Runs THREAD_INTRO jobs, queued ahead of a new conversation's first text."""
+    """Called by the delivery around posting a thread's header (bridge.delivery)."""
 
-    def __init__(
-        self, *, delivery: Delivery, sink: ChatSink, log: MessageLog, links: ThreadLinks
-    ) -> None:
-        self._delivery = delivery
+    def __init__(self, *, sink: ChatSink, log: MessageLog, links: ThreadLinks) -> None:
         self._sink = sink
         self._log = log
         self._links = links
+        # Transcripts read for a header just posted, by conversation: posted right after it.
+        self._ready: dict[int, Transcript] = {}
 
-    def run(self, session: Session, job: DeliveryJob, now: datetime) -> None:
-        """Header first (with the earlier thread's link), then the transcript, each once."""
-        conversation = session.get(Conversation, job.conversation_id)
-        contact = session.get(Contact, job.contact_id)
-        if conversation is None or contact is None or conversation.id is None:
+    def before_header(
+        self, session: Session, conversation: Conversation, contact: Contact, now: datetime
+    ) -> None:
+        """Link the earlier thread and read the history, so the header can say what it has."""
+        if conversation.id is None:
             return
         entry = inbox.entry_of(session, conversation=conversation, at=now)
         if entry.previous_id is not None:
@@ -45,21 +44,38 @@ class ThreadIntro:
         transcript = earlier_messages(
             session, conversation=conversation, contact=contact, log_=self._log
         )
-        if transcript is not None and not transcript.lines:
+        if transcript is not None and transcript.lines:
+            self._ready[conversation.id] = transcript
+            entry.history_due = True
+        elif transcript is not None:
             entry.history_note = transcript.note  # nothing to show: the header says why
-            transcript = None
         session.add(entry)
         session.commit()
-        self._delivery.ensure_thread(session, conversation, contact, now)
-        if transcript is None or not conversation.parent_ts:
+
+    def after_header(
+        self, session: Session, conversation: Conversation, contact: Contact, now: datetime
+    ) -> None:
+        """Post the transcript the header announced, once."""
+        if conversation.id is None or not conversation.parent_ts:
             return
+        entry = session.get(InboxEntry, conversation.id)
+        if entry is None or not entry.history_due:
+            return
+        transcript = self._ready.pop(conversation.id, None)
         channel, thread_ts = ChannelId(conversation.channel), SlackTs(conversation.parent_ts)
         key = f"history:{conversation.id}"
-        if job.attempts and self._sink.find(
-            channel, key, thread_ts=thread_ts, since=job.created_at
-        ):
-            return
-        self._sink.post(ChatPost(channel, transcript, key, thread_ts))
+        if transcript is None:
+            # A retry, here or in another process: an earlier attempt may have posted it.
+            found = self._sink.find(channel, key, thread_ts=thread_ts, since=entry.updated_at)
+            if not found:
+                transcript = earlier_messages(
+                    session, conversation=conversation, contact=contact, log_=self._log
+                )
+        if transcript is not None and transcript.lines:
+            self._sink.post(ChatPost(channel, transcript, key, thread_ts))
+        entry.history_due = False
+        session.add(entry)
+        session.commit()
 
     def _link_previous(self, session: Session, previous_id: int) -> None:
         previous = session.get(InboxEntry, previous_id)

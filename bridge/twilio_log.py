@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 
 from twilio.base.exceptions import TwilioException
@@ -26,7 +27,10 @@ class TwilioMessageLog:
         api_url: str,
         timeout: float = LOG_TIMEOUT_SECONDS,
     ) -> None:
-        http = ApiOriginHttpClient(api_url, timeout=timeout)
+        # The twilio client logs each request's query at INFO: here, the contact's number.
+        quiet = logging.getLogger("bridge.twilio_log.http")
+        quiet.setLevel(logging.WARNING)
+        http = ApiOriginHttpClient(api_url, timeout=timeout, logger=quiet)
         self._client = Client(account_sid, auth_token, http_client=http)
 
     def between(self, contact: str, business: str, *, limit: int) -> list[LoggedSms]:

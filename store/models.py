@@ -199,6 +199,8 @@ class InboxEntry(SQLModel, table=True):
     permalink: str | None = Field(default=None, max_length=300)
     # Why the thread could not show earlier messages (the provider's log was unavailable).
     history_note: str | None = Field(default=None, max_length=200)
+    # Earlier messages were found for the new thread and are to be posted after its header.
+    history_due: bool = False
     updated_at: datetime = Field(default_factory=utcnow, sa_column=_when(index=True))
 
 

@@ -41,6 +41,7 @@ def upgrade() -> None:
         _when("first_response_at"),
         sa.Column("permalink", sa.String(length=300), nullable=True),
         sa.Column("history_note", sa.String(length=200), nullable=True),
+        sa.Column("history_due", sa.Boolean(), nullable=False),
         _when("updated_at", nullable=False),
         sa.ForeignKeyConstraint(["conversation_id"], ["conversation.id"]),
         sa.ForeignKeyConstraint(["contact_id"], ["contact.id"]),
