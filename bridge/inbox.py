@@ -23,18 +23,28 @@ _UPDATE_CARD = "update_card"
 
 
 def on_new_conversation(session: Session, *, conversation: Conversation, at: datetime) -> None:
-    """A conversation was started: note the resolved one it continues (its header links it)."""
+    """A conversation was started: its entry (the earlier one it continues is found later)."""
+    assert conversation.id is not None
+    entry = InboxEntry(
+        conversation_id=conversation.id, contact_id=conversation.contact_id, updated_at=at
+    )
+    session.add(entry)
+
+
+def link_previous(session: Session, *, conversation: Conversation, at: datetime) -> InboxEntry:
+    """Link a new conversation to the contact's resolved one it continues (by the worker)."""
     entry = inbox.entry_of(session, conversation=conversation, at=at)
     previous = inbox.last_resolved(
         session, contact_id=conversation.contact_id, business_number=conversation.business_number
     )
-    if previous is not None and previous.id != conversation.id:
+    if previous is not None and previous.id != conversation.id and entry.previous_id is None:
         entry.previous_id = previous.id
         earlier = inbox.entry_of(session, conversation=previous, at=at)
         earlier.superseded = True
         earlier.updated_at = at
         session.add(earlier)
     session.add(entry)
+    return entry
 
 
 def reopen(

@@ -9,6 +9,7 @@ from sqlmodel import Session
 
 from bridge.history import MessageLog, earlier_messages
 from bridge.ids import ChannelId, SlackTs
+from bridge.inbox import link_previous
 from bridge.inbox_cards import Transcript
 from bridge.ports import ChatPost, ChatSink
 from store import inbox
@@ -38,7 +39,7 @@ class ThreadIntro:
         """Link the earlier thread and read the history, so the header can say what it has."""
         if conversation.id is None:
             return
-        entry = inbox.entry_of(session, conversation=conversation, at=now)
+        entry = link_previous(session, conversation=conversation, at=now)
         if entry.previous_id is not None:
             self._link_previous(session, entry.previous_id)
         transcript = earlier_messages(

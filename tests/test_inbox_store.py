@@ -10,7 +10,7 @@ from sqlmodel import Session, select
 from bridge.config import Settings
 from bridge.ids import MessageSid
 from bridge.inbound import InboundText, accept
-from bridge.inbox import Act, act, on_authorised_reply
+from bridge.inbox import Act, act, link_previous, on_authorised_reply
 from bridge.phones import parse_e164
 from store import inbox
 from store.models import Contact, Conversation, DeliveryJob, HomeViewer
@@ -43,6 +43,11 @@ def test_recent_is_newest_first_without_keywords_or_superseded(
         assert first.id is not None
         assert act(session, conversation_id=first.id, actor="U1", what=Act.RESOLVE, at=T0).changed
         _text(session, settings, 5, "+14155550100", "back", T0 + timedelta(minutes=9))
+        rows = inbox.recent(session, limit=10)
+        assert [r.last_text.body for r in rows if r.last_text] == ["back", "third", "second"]
+        # Opening the new thread (the worker) links the resolved one, which leaves the list.
+        link_previous(session, conversation=rows[0].conversation, at=T0 + timedelta(minutes=9))
+        session.commit()
         rows = inbox.recent(session, limit=10)
         assert [r.last_text.body for r in rows if r.last_text] == ["back", "second"]
         assert rows[0].entry.previous_id == first.id
