@@ -81,7 +81,7 @@ class SmsCommand:
     def _find(self, raw: str) -> tuple[str, list[dict[str, Any]]]:
         query = parse_find(raw, region=self._settings.default_region)
         if isinstance(query, Refusal):
-            return query.reason, []
+            return escape(query.reason), []  # it quotes what was typed
         now = self._now()
         with Session(self._engine, expire_on_commit=False) as session:
             rows = inbox.find(session, phone=query.phone, name=query.name, limit=_FIND_LIMIT)
@@ -93,7 +93,7 @@ class SmsCommand:
     def _stats(self, raw: str) -> str:
         period = parse_period(raw)
         if isinstance(period, Refusal):
-            return period.reason
+            return escape(period.reason)
         now = self._now()
         sla = timedelta(minutes=self._settings.response_sla_minutes)
         with Session(self._engine) as session:

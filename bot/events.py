@@ -22,6 +22,7 @@ from starlette.responses import PlainTextResponse, Response
 from bot.blocks import CONSENT_HISTORY, MARK_UNSUBSCRIBED, history_text
 from bot.feedback import SlackFeedback
 from bot.inbox_listeners import register as register_inbox
+from bot.payloads import malformed_interaction
 from bridge.config import Settings
 from bridge.consent_actions import consent_history, mark_unsubscribed
 from bridge.http_body import BodyTooLarge, read_capped
@@ -97,6 +98,9 @@ class SlackEventsEndpoint:
             )
         except ValueError:  # JSON and UTF-8 errors: retrying will not fix them
             log.debug("ignored a signed but malformed Slack request")
+            return PlainTextResponse("", status_code=200)
+        if malformed_interaction(bolt_request.body):
+            log.debug("ignored a signed button payload without an action")
             return PlainTextResponse("", status_code=200)
         response = await run_in_threadpool(self.bolt.dispatch, bolt_request)
         return to_starlette_response(response)
