@@ -79,9 +79,18 @@ class HomeRefresher:
             for user_id, published_at in seen:
                 with write_gate(self._engine):
                     taken = inbox.take_viewer(session, user_id=user_id, seen=published_at, at=now)
-                if taken:
+                if not taken:
+                    continue
+                try:
                     self._publisher.publish(user_id, now)
-                    published += 1
+                except ChatUnavailable:
+                    # Not shown: stale again, so the next round tries once more.
+                    with write_gate(self._engine):
+                        inbox.release_viewer(
+                            session, user_id=user_id, taken_at=now, previous=published_at
+                        )
+                    raise
+                published += 1
         return published
 
 

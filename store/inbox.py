@@ -183,3 +183,16 @@ def take_viewer(session: Session, *, user_id: str, seen: datetime | None, at: da
     )
     session.commit()
     return int(taken.rowcount) == 1  # type: ignore[attr-defined]
+
+
+def release_viewer(
+    session: Session, *, user_id: str, taken_at: datetime, previous: datetime | None
+) -> None:
+    """Undo a claim whose publish failed, so the tab counts as stale again; commits."""
+    session.execute(
+        update(HomeViewer)
+        .where(col(HomeViewer.user_id) == user_id)
+        .where(col(HomeViewer.published_at) == taken_at)
+        .values(published_at=previous)
+    )
+    session.commit()

@@ -71,3 +71,14 @@ def test_an_empty_inbox_says_so(bridge: Bridge) -> None:
     bridge.slack.wait_for(lambda: ADMIN in bridge.slack.views, 10)
     assert "No conversations yet" in home_text(bridge.slack, ADMIN)
     assert bridge.slack.views[ADMIN]["type"] == "home"
+
+
+def test_a_failed_republish_is_tried_again(bridge: Bridge) -> None:
+    bridge.text("first", sender=ALICE)
+    wait_for_thread(bridge.slack, replies=1)
+    open_home(bridge, ADMIN)
+    bridge.slack.wait_for(lambda: "first" in home_text(bridge.slack, ADMIN), 10)
+    bridge.slack.fail("views.publish", error="internal_error", times=1)
+    bridge.text("while Slack hiccups", sender=BOB)
+    bridge.slack.wait_for(lambda: "while Slack hiccups" in home_text(bridge.slack, ADMIN), 20)
+    assert len(bridge.slack.calls_to("views.publish")) >= 3
