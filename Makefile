@@ -30,6 +30,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/contact_import.py --out bench/RESULTS.md
 	$(BIN)/python bench/accept_cost.py --out bench/RESULTS.md
 	$(BIN)/python bench/status_cost.py --out bench/RESULTS.md
+	$(BIN)/python bench/home_view.py --out bench/RESULTS.md
 
 clean:
 	rm -rf $(VENV)

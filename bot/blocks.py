@@ -6,9 +6,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.escape import escape, truncate
+from bot.inbox_blocks import render_inbox, thread_buttons, thread_state_blocks
 from bridge.cards import ContactCard, CustomerText, PostContent, ThreadEvent
 from bridge.consent import Consent
 from bridge.consent_actions import HistoryLine
+from bridge.inbox_cards import Reminder, Transcript
 
 Blocks = list[dict[str, Any]]
 
@@ -34,6 +36,8 @@ def render(content: PostContent) -> tuple[str, Blocks]:
         return card_text(content), card_blocks(content)
     if isinstance(content, CustomerText):
         return _customer_text(content)
+    if isinstance(content, Transcript | Reminder):
+        return render_inbox(content)
     return _event(content)
 
 
@@ -60,11 +64,14 @@ def card_blocks(card: ContactCard) -> Blocks:
     blocks: Blocks = [
         {"type": "section", "text": {"type": "mrkdwn", "text": f":speech_balloon: {who}"}},
         {"type": "context", "elements": [{"type": "mrkdwn", "text": f} for f in facts]},
+        *thread_state_blocks(card.thread),
     ]
     if card.contact_id is not None:
         history = _button("Consent history", CONSENT_HISTORY, str(card.contact_id))
         zone = _button("Set time zone", SET_TIMEZONE, str(card.contact_id))
-        blocks.append({"type": "actions", "elements": [history, zone]})
+        blocks.append(
+            {"type": "actions", "elements": [history, zone, *thread_buttons(card.thread)]}
+        )
     return blocks
 
 

@@ -21,6 +21,8 @@ from starlette.responses import PlainTextResponse, Response
 
 from bot.blocks import CONSENT_HISTORY, MARK_UNSUBSCRIBED, history_text
 from bot.feedback import SlackFeedback
+from bot.inbox_listeners import register as register_inbox
+from bot.payloads import malformed_interaction
 from bot.quiet_actions import QuietActions
 from bridge.config import Settings
 from bridge.consent_actions import consent_history, mark_unsubscribed
@@ -90,6 +92,7 @@ class SlackEventsEndpoint:
                 on_stored=on_stored,
                 default_zone=settings.default_timezone,
             ).register(self.bolt)
+        register_inbox(self.bolt, settings=settings, engine=engine, now=now, on_stored=on_stored)
 
     async def handle(self, request: Request) -> Response:
         """Verify, then let Bolt dispatch in a worker thread (the listeners touch the DB)."""
@@ -108,6 +111,9 @@ class SlackEventsEndpoint:
             )
         except ValueError:  # JSON and UTF-8 errors: retrying will not fix them
             log.debug("ignored a signed but malformed Slack request")
+            return PlainTextResponse("", status_code=200)
+        if malformed_interaction(bolt_request.body):
+            log.debug("ignored a signed button payload without an action")
             return PlainTextResponse("", status_code=200)
         response = await run_in_threadpool(self.bolt.dispatch, bolt_request)
         return to_starlette_response(response)

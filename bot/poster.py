@@ -49,6 +49,8 @@ class SlackPoster:
         }
         if post.thread_ts:
             args["thread_ts"] = post.thread_ts
+            if post.broadcast:
+                args["reply_broadcast"] = True
         self._bucket(post.channel).acquire()
         try:
             response = self._call("chat_postMessage", **args)

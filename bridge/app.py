@@ -16,6 +16,7 @@ from starlette.routing import Route
 
 from bot.events import SlackEventsEndpoint
 from bot.feedback import SlackFeedback
+from bot.home_refresh import HomeRefresher, home_refresher
 from bot.outage import explain
 from bot.people import SlackPeople
 from bot.permalinks import SlackLinks
@@ -26,14 +27,18 @@ from bridge.delivery import Delivery
 from bridge.health import healthz
 from bridge.held_replies import HELD_NOT_SENT, HOLD_NOTICE
 from bridge.inbound import CONSENT_EVENT, POST_EVENT, POST_TEXT, UPDATE_CARD
+from bridge.inbox import SLA_CHECK
 from bridge.mail_jobs import mail_runners
 from bridge.media_endpoint import MediaEndpoint
 from bridge.media_setup import media_runners, outbound_media
 from bridge.parked_notice import ParkedNotice
 from bridge.ports import Clock, SystemClock
+from bridge.reminders import Reminders
 from bridge.reply_intake import DELAY_NOTICE, FAILURE_NOTICE, RECALL_NOTICE, SEND_REPLY
 from bridge.reply_sender import ReplySender
+from bridge.thread_intro import ThreadIntro
 from bridge.twilio_gateway import TwilioGateway
+from bridge.twilio_log import TwilioMessageLog
 from bridge.twilio_status import TwilioStatusWebhook
 from bridge.twilio_webhook import TwilioSmsWebhook
 from bridge.worker import PARKED_NOTICE, DeliveryWorker, Dispatch, JobRunner
@@ -51,6 +56,7 @@ class Service:
     engine: Engine
     worker: DeliveryWorker
     people: SlackPeople
+    home: HomeRefresher | None = None
 
 
 def build_service(
@@ -63,8 +69,14 @@ def build_service(
     engine = make_engine(settings.database_url)
     client = make_client(token=settings.slack_bot_token, base_url=settings.slack_api_url)
     poster = SlackPoster(client, rate=settings.slack_post_rate, burst=settings.slack_post_burst)
+    links = SlackLinks(
+        make_client(token=settings.slack_bot_token, base_url=settings.slack_api_url, timeout=5)
+    )
     delivery = Delivery(
-        sink=poster, default_zone=settings.default_timezone, policy=settings.quiet_policy
+        sink=poster,
+        default_zone=settings.default_timezone,
+        policy=settings.quiet_policy,
+        opening=thread_intro(settings, sink=poster, links=links),
     )
     public_url = public_url or settings.public_url
     sms = TwilioGateway(
@@ -98,13 +110,23 @@ def build_service(
     runners |= {DELAY_NOTICE: sender, AUTORESPOND: AutoResponder(settings)}
     runners |= {SEND_AUTO: sender, CONSENT_EVENT: delivery}
     runners |= {HOLD_NOTICE: sender, HELD_NOT_SENT: sender, PARKED_NOTICE: ParkedNotice(poster)}
-    links = SlackLinks(
-        make_client(token=settings.slack_bot_token, base_url=settings.slack_api_url, timeout=5)
-    )
     runners |= mail_runners(settings, links=links, explain=explain)
     runners |= media_runners(settings, client, sink=poster)
+    runners |= {SLA_CHECK: Reminders(settings=settings, sink=poster)}
     worker = DeliveryWorker(engine=engine, runner=Dispatch(runners), clock=clock)
-    return Service(settings=settings, engine=engine, worker=worker, people=people)
+    home = home_refresher(settings, engine=engine, clock=clock)
+    return Service(settings=settings, engine=engine, worker=worker, people=people, home=home)
+
+
+def thread_intro(settings: Settings, *, sink: SlackPoster, links: SlackLinks) -> ThreadIntro:
+    """What a new thread begins with: the earlier thread's link, then earlier messages."""
+    assert settings.twilio_account_sid is not None and settings.twilio_auth_token is not None
+    log_ = TwilioMessageLog(
+        account_sid=settings.twilio_account_sid,
+        auth_token=settings.twilio_auth_token,
+        api_url=settings.twilio_api_url,
+    )
+    return ThreadIntro(sink=sink, log=log_, links=links)
 
 
 def prepare_database(engine: Engine) -> None:
@@ -163,10 +185,14 @@ def create_app(settings: Settings, *, public_url: str, clock: Clock | None = Non
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         prepare_database(service.engine)
         service.worker.start()
+        if service.home is not None:
+            service.home.start()
         log.info("smsbridge is up; Twilio webhook at %s/twilio/sms", public_url.rstrip("/"))
         try:
             yield
         finally:
+            if service.home is not None:
+                service.home.stop()
             service.worker.stop()
             service.engine.dispose()
 

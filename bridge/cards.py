@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bridge.consent import Consent
+from bridge.inbox_cards import Reminder, ThreadState, Transcript
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,7 @@ class ContactCard:
     contact_id: int | None = None
     # Inside quiet hours in their zone (all of them, when uncertain): replies are held.
     quiet: bool = False
+    thread: ThreadState | None = None
 
 
 @dataclass(frozen=True)
@@ -49,4 +51,4 @@ class ThreadEvent:
     by: str | None = None
 
 
-PostContent = ContactCard | CustomerText | ThreadEvent
+PostContent = ContactCard | CustomerText | ThreadEvent | Transcript | Reminder

@@ -108,8 +108,12 @@ def _worker(settings: Settings) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     service.worker.start()
+    if service.home is not None:
+        service.home.start()
     log.info("delivery worker running")
     stop.wait()
+    if service.home is not None:
+        service.home.stop()
     service.worker.stop()
     return 0
 

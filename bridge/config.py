@@ -93,6 +93,10 @@ class Settings:
     opt_in_keywords: tuple[str, ...] = DEFAULT_OPT_IN
     help_keywords: tuple[str, ...] = DEFAULT_HELP
     media_ttl_hours: int = 24
+    inbox_size: int = 10
+    resolved_new_thread: bool = True
+    sla_mention: str | None = None
+    bump_after_minutes: int = 60
 
     def missing_credentials(self) -> list[str]:
         """Names of the variables a live (non-sandbox) deployment still needs."""
@@ -284,6 +288,30 @@ def _log_level(raw: str) -> str:
     return _choice(*LOG_LEVELS)(raw.upper())
 
 
+# A Home tab holds at most 100 blocks; each conversation takes two.
+MAX_INBOX_SIZE = 45
+
+
+def _inbox_size(raw: str) -> int:
+    value = _int(1)(raw)
+    if value > MAX_INBOX_SIZE:
+        raise ValueError(f"expected at most {MAX_INBOX_SIZE} (a Home tab holds 100 blocks)")
+    return value
+
+
+def _switch(raw: str) -> bool:
+    value = raw.lower()
+    if value not in ("on", "off", "true", "false", "yes", "no", "1", "0"):
+        raise ValueError("expected on or off")
+    return value in ("on", "true", "yes", "1")
+
+
+def _mention(raw: str) -> str:
+    if not re.fullmatch(r"[SUW][A-Z0-9]{2,}|here|channel", raw):
+        raise ValueError("expected a user group ID (S0123ABCD), a user ID, here or channel")
+    return raw
+
+
 # variable name -> (Settings attribute, parser, whether the value is secret)
 _FIELDS: dict[str, tuple[str, Callable[[str], Any], bool]] = {
     "PUBLIC_URL": ("public_url", _url, False),
@@ -330,6 +358,10 @@ _FIELDS: dict[str, tuple[str, Callable[[str], Any], bool]] = {
     "OPT_IN_KEYWORDS": ("opt_in_keywords", _keywords, False),
     "HELP_KEYWORDS": ("help_keywords", _keywords, False),
     "MEDIA_TTL_HOURS": ("media_ttl_hours", _int(1), False),
+    "INBOX_SIZE": ("inbox_size", _inbox_size, False),
+    "RESOLVED_NEW_THREAD": ("resolved_new_thread", _switch, False),
+    "SLA_MENTION": ("sla_mention", _mention, False),
+    "BUMP_AFTER_MINUTES": ("bump_after_minutes", _int(0), False),
 }
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from sqlmodel import Session, select
 
@@ -11,10 +13,26 @@ from bridge.consent import Consent, describe_source, looks_like_opt_out
 from bridge.contact_card import card_for
 from bridge.ids import ChannelId, SlackTs
 from bridge.inbound import CONSENT_EVENT, POST_EVENT, POST_TEXT, UPDATE_CARD
+from bridge.inbox import broadcasts, thread_state
 from bridge.ports import ChatPost, ChatSink, ChatUnavailable
 from bridge.quiet_hours import QuietPolicy
 from store.contacts import latest_consent_change
 from store.models import ConsentChange, Contact, Conversation, DeliveryJob, Message
+
+
+class ThreadOpening(Protocol):
+    """What else a new thread begins with (the inbox: the earlier thread's link, history)."""
+
+    def before_header(
+        self, session: Session, conversation: Conversation, contact: Contact, now: datetime
+    ) -> None:
+        """Runs before a thread's header is posted."""
+
+    def after_header(
+        self, session: Session, conversation: Conversation, contact: Contact, now: datetime
+    ) -> None:
+        """Runs after, and before the text that opened the thread is posted."""
+
 
 # How far before a row's creation to look for a post whose answer we lost.
 _RECONCILE_MARGIN = timedelta(minutes=5)
@@ -24,11 +42,17 @@ class Delivery:
     """Carries out jobs against a chat sink; raises ChatUnavailable to be retried."""
 
     def __init__(
-        self, *, sink: ChatSink, default_zone: str, policy: QuietPolicy | None = None
+        self,
+        *,
+        sink: ChatSink,
+        default_zone: str,
+        policy: QuietPolicy | None = None,
+        opening: ThreadOpening | None = None,
     ) -> None:
         self._policy = policy
         self._sink = sink
         self._default_zone = default_zone
+        self._opening = opening
 
     def run(self, session: Session, job: DeliveryJob, now: datetime) -> None:
         """Do the job's work; the caller commits and marks it done."""
@@ -47,7 +71,10 @@ class Delivery:
                     message.num_media,
                     possible_opt_out_of=message.id if flag else None,
                 )
-                self._post_message(session, conversation, message, content, now)
+                bump = broadcasts(
+                    session, conversation_id=job.conversation_id or 0, message_id=message.id
+                )
+                self._post_message(session, conversation, message, content, now, broadcast=bump)
         elif job.kind == POST_EVENT and conversation.parent_ts:
             message = session.get(Message, job.message_id)
             if message is not None:
@@ -67,11 +94,14 @@ class Delivery:
     def _ensure_thread(
         self, session: Session, conversation: Conversation, contact: Contact, now: datetime
     ) -> None:
-        if conversation.parent_ts:
-            return
-        card = self._card(session, contact, now)
-        post = ChatPost(ChannelId(conversation.channel), card, key=f"thread:{conversation.id}")
-        self._post_once(session, conversation, post, since=conversation.created_at, now=now)
+        if not conversation.parent_ts:
+            if self._opening is not None:
+                self._opening.before_header(session, conversation, contact, now)
+            card = self._card(session, contact, now, conversation)
+            post = ChatPost(ChannelId(conversation.channel), card, key=f"thread:{conversation.id}")
+            self._post_once(session, conversation, post, since=conversation.created_at, now=now)
+        if self._opening is not None:
+            self._opening.after_header(session, conversation, contact, now)
 
     def _post_message(
         self,
@@ -80,12 +110,15 @@ class Delivery:
         message: Message,
         content: PostContent,
         now: datetime,
+        *,
+        broadcast: bool = False,
     ) -> None:
         post = ChatPost(
             ChannelId(conversation.channel),
             content,
             key=f"message:{message.id}",
             thread_ts=SlackTs(conversation.parent_ts or ""),
+            broadcast=broadcast,
         )
         try:
             self._post_once(session, message, post, since=message.created_at, now=now)
@@ -131,7 +164,7 @@ class Delivery:
         self, session: Session, conversation: Conversation, contact: Contact, now: datetime
     ) -> None:
         assert conversation.parent_ts is not None
-        card = self._card(session, contact, now)
+        card = self._card(session, contact, now, conversation)
         try:
             self._sink.update_card(
                 ChannelId(conversation.channel), SlackTs(conversation.parent_ts), card
@@ -141,11 +174,14 @@ class Delivery:
                 raise
             _forget_thread(session, conversation)
 
-    def _card(self, session: Session, contact: Contact, now: datetime) -> ContactCard:
+    def _card(
+        self, session: Session, contact: Contact, now: datetime, conversation: Conversation
+    ) -> ContactCard:
         change = latest_consent_change(session, contact_id=contact.id or 0)
-        return card_for(
+        card = card_for(
             contact, default_zone=self._default_zone, now=now, change=change, policy=self._policy
         )
+        return replace(card, thread=thread_state(session, conversation=conversation))
 
 
 def post_event_once(

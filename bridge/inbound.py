@@ -21,6 +21,7 @@ from bridge.consent import (
 from bridge.forwarding import queue_mail
 from bridge.ids import MessageSid
 from bridge.inbound_media import queue_media_upload
+from bridge.inbox import on_activity, on_customer_text, on_new_conversation, reopen
 from bridge.phones import masked, parse_e164
 from store import contacts, conversations, jobs
 from store.models import Contact, Conversation, Message
@@ -95,6 +96,10 @@ def _store(session: Session, *, settings: Settings, text: InboundText, at: datet
     conversation = conversations.open_conversation(
         session, contact_id=contact.id, business_number=text.to
     )
+    if conversation is None and keyword is None:
+        conversation = reopen(
+            session, settings=settings, contact_id=contact.id, business_number=text.to, at=at
+        )
     message = Message(
         contact_id=contact.id,
         conversation_id=conversation.id if conversation else None,
@@ -117,6 +122,7 @@ def _store(session: Session, *, settings: Settings, text: InboundText, at: datet
             channel=_channel_for(settings, text.to),
             at=at,
         )
+        on_new_conversation(session, conversation=conversation, at=at)
         message.conversation_id = conversation.id
     session.add(message)
     session.flush()
@@ -129,6 +135,10 @@ def _store(session: Session, *, settings: Settings, text: InboundText, at: datet
     if conversation is not None:
         conversation.last_message_at = at
         session.add(conversation)
+        if keyword is None:
+            on_customer_text(session, settings=settings, conversation=conversation, message=message)
+        else:
+            on_activity(session, conversation=conversation, at=at)
         kind = POST_EVENT if keyword else POST_TEXT
         jobs.enqueue(
             session,

@@ -80,6 +80,8 @@ class ChatPost:
     content: PostContent
     key: str
     thread_ts: SlackTs | None = None
+    # Also shown in the channel (Slack's "also send to channel").
+    broadcast: bool = False
 
 
 class ChatSink(Protocol):

@@ -14,10 +14,11 @@ from bridge.config import Settings
 from bridge.consent import Consent, Source
 from bridge.consent_actions import change_and_show
 from bridge.delivery import post_event_once
-from bridge.gates import Decision, Reason, ReplyFacts, decide, explain
+from bridge.gates import ALLOWED_ROLES, Decision, Reason, ReplyFacts, decide, explain
 from bridge.held_replies import HELD_NOT_SENT, HOLD_NOTICE, held_text, not_sent_text
 from bridge.ids import ChannelId, SlackTs
 from bridge.inbound import POST_EVENT
+from bridge.inbox import on_authorised_reply
 from bridge.localtime import quiet_check_for, resolve_zone
 from bridge.outbound_media import OutboundMedia
 from bridge.phones import international, masked
@@ -237,6 +238,10 @@ class ReplySender:
                 now=now,
             )
             if quiet.due is not None:
+                if reply.held_until is None:  # answered, though it goes in the morning
+                    on_authorised_reply(
+                        session, conversation=conversation, author=reply.author or "", at=now
+                    )
                 return _hold(session, reply, conversation, quiet, now)
         # Guarded on `pending`: an edit or deletion in the meantime wins.
         claimed = session.execute(
@@ -259,6 +264,10 @@ class ReplySender:
         elif reply.held_until is not None:
             # The agent was told it would go; the thread learns why it did not.
             _enqueue_slack(session, HELD_NOT_SENT, conversation, reply, now)
+        if role in ALLOWED_ROLES:  # they answered, whatever the customer's gates say
+            on_authorised_reply(
+                session, conversation=conversation, author=reply.author or "", at=now
+            )
         session.commit()
         session.refresh(reply)
         self._tell_decision(reply, conversation, contact, decision, role)

@@ -25,6 +25,14 @@ def normalize_origin(base_url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
+def _quiet_logger() -> logging.Logger:
+    """The twilio client logs each request's parameters at INFO: numbers and bodies. Ours
+    keeps them out of the logs; warnings still show."""
+    logger = logging.getLogger("bridge.twilio_http")
+    logger.setLevel(logging.WARNING)
+    return logger
+
+
 class ApiOriginHttpClient(TwilioHttpClient):  # type: ignore[misc, unused-ignore]
     """TwilioHttpClient that rewrites https://api.twilio.com/... to base_url, path kept."""
 
@@ -44,7 +52,7 @@ class ApiOriginHttpClient(TwilioHttpClient):  # type: ignore[misc, unused-ignore
             pool_connections=pool_connections,
             request_hooks=request_hooks,
             timeout=timeout,
-            logger=logger or logging.getLogger("twilio.http_client"),
+            logger=logger or _quiet_logger(),
             proxy=proxy,
             max_retries=max_retries,
         )

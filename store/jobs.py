@@ -14,6 +14,8 @@ from store.models import Conversation, DeliveryJob
 
 PENDING, DONE, PARKED = "pending", "done", "parked"
 SLACK_LANE, SMS_LANE = "slack", "sms"
+# Jobs that wait on purpose until they are due (reminders): not a backlog.
+TIMER_LANE = "timer"
 
 
 def enqueue(
@@ -256,9 +258,15 @@ class QueueStats:
 
 
 def queue_stats(session: Session) -> QueueStats:
-    """Pending jobs, the creation time of the oldest, and how many were parked."""
-    query = select(func.count(), func.min(DeliveryJob.created_at)).where(
-        DeliveryJob.state == PENDING
+    """Pending jobs, the creation time of the oldest, and how many were parked.
+
+    Reminders and replies held for quiet hours wait by design: they are not a backlog.
+    """
+    query = (
+        select(func.count(), func.min(DeliveryJob.created_at))
+        .where(DeliveryJob.state == PENDING)
+        .where(DeliveryJob.lane != TIMER_LANE)
+        .where(col(DeliveryJob.held_until).is_(None))
     )
     count, oldest = session.exec(query).one()
     parked = session.exec(select(func.count()).where(DeliveryJob.state == PARKED)).one()

@@ -217,3 +217,62 @@ class MediaItem(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("message_id", "direction", "position", name="uq_media_item_position"),
     )
+
+
+class InboxEntry(SQLModel, table=True):
+    """A conversation's place in the inbox: unread, claim, resolution and the customer's wait.
+
+    A wait starts with a customer text when none is open and ends with an authorised reply;
+    `reminded_for` and `bumped_for` hold the wait already reminded or broadcast, so each
+    happens at most once per wait however often its job runs.
+    """
+
+    __tablename__ = "inbox_entry"
+    conversation_id: int = Field(foreign_key="conversation.id", primary_key=True)
+    contact_id: int = Field(foreign_key="contact.id", index=True)
+    # The latest conversation text (keywords excluded): what the Home tab sorts and previews.
+    last_text_id: int | None = Field(default=None, foreign_key="message.id")
+    last_text_at: datetime | None = Field(default=None, sa_column=_when(nullable=True, index=True))
+    unread: bool = False
+    waiting_since: datetime | None = Field(default=None, sa_column=_when(nullable=True))
+    reminded_for: datetime | None = Field(default=None, sa_column=_when(nullable=True))
+    bumped_for: datetime | None = Field(default=None, sa_column=_when(nullable=True))
+    bump_message_id: int | None = Field(default=None, foreign_key="message.id")
+    claimed_by: str | None = Field(default=None, max_length=32)
+    claimed_at: datetime | None = Field(default=None, sa_column=_when(nullable=True))
+    resolved_by: str | None = Field(default=None, max_length=32)
+    resolved_at: datetime | None = Field(default=None, sa_column=_when(nullable=True))
+    # The contact's earlier, resolved conversation this one continues; superseded: a newer one
+    # continues this one, so the Home tab shows only the newer.
+    previous_id: int | None = Field(default=None, foreign_key="conversation.id")
+    superseded: bool = False
+    first_text_at: datetime | None = Field(default=None, sa_column=_when(nullable=True))
+    first_response_at: datetime | None = Field(default=None, sa_column=_when(nullable=True))
+    permalink: str | None = Field(default=None, max_length=300)
+    # Why the thread could not show earlier messages (the provider's log was unavailable).
+    history_note: str | None = Field(default=None, max_length=200)
+    # Earlier messages were found for the new thread and are to be posted after its header.
+    history_due: bool = False
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=_when(index=True))
+
+
+class InboxAction(SQLModel, table=True):
+    """Append-only record of what agents did to a conversation: read, claim, take over, resolve."""
+
+    __tablename__ = "inbox_action"
+    id: int | None = Field(default=None, primary_key=True)
+    conversation_id: int = Field(foreign_key="conversation.id", index=True)
+    actor: str = Field(max_length=32)
+    action: str = Field(max_length=20)
+    # For a take-over: whose claim it was.
+    detail: str | None = Field(default=None, max_length=100)
+    at: datetime = Field(default_factory=utcnow, sa_column=_when())
+
+
+class HomeViewer(SQLModel, table=True):
+    """Someone who opened the app's Home tab, and when it was last published for them."""
+
+    __tablename__ = "home_viewer"
+    user_id: str = Field(primary_key=True, max_length=32)
+    opened_at: datetime = Field(default_factory=utcnow, sa_column=_when())
+    published_at: datetime | None = Field(default=None, sa_column=_when(nullable=True))
