@@ -1,7 +1,7 @@
-"""Local real-HTTP emulators of the Slack Web API and the Twilio REST API for tests."""
+"""Local real-HTTP emulators of the Slack Web API and the Twilio REST API (tests, sandbox)."""
 
-from tests.emulators._server import Call
-from tests.emulators.slack_api import SlackEmulator
-from tests.emulators.twilio_api import TwilioEmulator
+from bridge.sandbox.emulators._server import Call
+from bridge.sandbox.emulators.slack_api import SlackEmulator
+from bridge.sandbox.emulators.twilio_api import TwilioEmulator
 
 __all__ = ["Call", "SlackEmulator", "TwilioEmulator"]

@@ -8,7 +8,7 @@ import json
 import time
 from typing import Any
 
-from tests.emulators._server import (
+from bridge.sandbox.emulators._server import (
     Call,
     EmulatorServer,
     Fault,
@@ -18,8 +18,8 @@ from tests.emulators._server import (
     format_retry_after,
     parse_body,
 )
-from tests.emulators._slack_methods import Params, SlackWebApi, make_user
-from tests.emulators._slack_store import Message, SlackError
+from bridge.sandbox.emulators._slack_methods import Params, SlackWebApi, make_user
+from bridge.sandbox.emulators._slack_store import Message, SlackError
 
 JSON_FIELDS = ("blocks", "attachments", "metadata", "view")
 

@@ -10,7 +10,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from tests.emulators._server import (
+from bridge.sandbox.emulators._server import (
     Call,
     EmulatorServer,
     Fault,
@@ -20,8 +20,8 @@ from tests.emulators._server import (
     format_retry_after,
     parse_body,
 )
-from tests.emulators._twilio_ops import Json, Params, TwilioRestApi, twilio_error
-from tests.emulators._twilio_resources import (
+from bridge.sandbox.emulators._twilio_ops import Json, Params, TwilioRestApi, twilio_error
+from bridge.sandbox.emulators._twilio_resources import (
     API_VERSION,
     error_payload,
     media_resource,
