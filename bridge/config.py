@@ -106,6 +106,19 @@ class Settings:
             missing.append("TWILIO_FROM")
         return missing
 
+    def is_unconfigured(self) -> bool:
+        """Whether nothing of a live deployment is set (then `serve` starts the sandbox)."""
+        live = (
+            self.slack_bot_token,
+            self.slack_signing_secret,
+            self.slack_channel,
+            self.twilio_account_sid,
+            self.twilio_auth_token,
+            self.twilio_from,
+            self.twilio_messaging_service_sid,
+        )
+        return not any(live) and not self.routes
+
     def channel_for(self, business_number: str) -> ChannelId | None:
         """The inbox channel for a business number, or None when it has no route."""
         return self.routes.get(E164(business_number))

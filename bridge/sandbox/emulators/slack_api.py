@@ -22,6 +22,20 @@ from bridge.sandbox.emulators._slack_methods import Params, SlackWebApi, make_us
 from bridge.sandbox.emulators._slack_store import Message, SlackError
 
 JSON_FIELDS = ("blocks", "attachments", "metadata", "view")
+# The scopes a fully installed smsbridge bot token has (Slack sends them in X-OAuth-Scopes).
+DEFAULT_SCOPES = [
+    "chat:write",
+    "channels:history",
+    "groups:history",
+    "reactions:write",
+    "users:read",
+    "usergroups:read",
+    "channels:read",
+    "groups:read",
+    "commands",
+    "files:read",
+    "files:write",
+]
 
 
 def decode_json_fields(params: Params) -> None:
@@ -50,6 +64,7 @@ class SlackEmulator(SlackWebApi, EmulatorServer):
         EmulatorServer.__init__(self)
         SlackWebApi.__init__(self, bot_user_id, bot_id, team_id, app_id, team_domain)
         self.token = token
+        self.scopes: list[str] = list(DEFAULT_SCOPES)
 
     @property
     def url(self) -> str:
@@ -130,7 +145,8 @@ class SlackEmulator(SlackWebApi, EmulatorServer):
                 payload = route(copy.deepcopy(params))
         except SlackError as exc:
             payload = {"ok": False, "error": exc.code}
-        return Response.json(200, payload)
+        # Slack tells every authenticated call which scopes its token carries.
+        return Response.json(200, payload, {"X-OAuth-Scopes": ",".join(self.scopes)})
 
     # -- test-side accessors -----------------------------------------------------------------
 
