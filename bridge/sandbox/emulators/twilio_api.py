@@ -162,6 +162,12 @@ class TwilioEmulator(TwilioRestApi, EmulatorServer):
                 if s.outbound_api
             ]
 
+    def messages(self) -> list[Json]:
+        """Every message on the account (sent, received, seeded), oldest first, as resources."""
+        with self._lock:
+            ordered = sorted(self._messages.values(), key=lambda s: s.seq)
+            return [{**copy.deepcopy(s.resource), **copy.deepcopy(s.extras)} for s in ordered]
+
     def seed_message(
         self,
         *,
