@@ -81,6 +81,17 @@ class SandboxSlack:
         }
         if message.get("thread_ts"):
             container["thread_ts"] = message["thread_ts"]
+        replies = self.emulator.thread(self.channel, message_ts)
+        if replies and not message.get("thread_ts"):
+            # Slack shows a parent with replies with its thread summary.
+            users = list(dict.fromkeys(str(r.get("user", "")) for r in replies))
+            message |= {
+                "thread_ts": message_ts,
+                "reply_count": len(replies),
+                "reply_users_count": len(users),
+                "reply_users": users,
+                "latest_reply": replies[-1]["ts"],
+            }
         name = str(self.emulator.users.get(user, {}).get("name", user))
         payload: dict[str, Any] = {
             "type": "block_actions",

@@ -38,6 +38,7 @@ function mrkdwn(text) {
       const [target, label] = inner.split("|");
       if (target.startsWith("@")) out.append(el("b", { textContent: "@" + userName(target.slice(1)) }));
       else if (target.startsWith("#")) out.append("#" + (label || target.slice(1)));
+      else if (target.startsWith("!")) out.append(unescape(label || "@" + target.slice(1)));
       else out.append(el("a", { href: target, textContent: unescape(label || target), rel: "noreferrer" }));
     } else if (/^\*[^*]+\*$/.test(part)) {
       out.append(el("b", { textContent: unescape(part.slice(1, -1)) }));
@@ -144,6 +145,12 @@ function renderChannel() {
     return;
   }
   const threads = state.messages.map(renderThread);
+  const loose = ephemeralsFor("").map((note) => el("div", { className: "msg ephemeral" },
+    el("div", { className: "only", textContent: "Only visible to you" }),
+    note.blocks.length ? renderBlocks(note.blocks, null) : mrkdwn(note.text)));
+  const notes = document.getElementById("channel-notes") || el("div", { id: "channel-notes" });
+  notes.replaceChildren(...loose);
+  threads.push(notes);
   const same = threads.length === channel.children.length && threads.every((t, i) => channel.children[i] === t);
   if (!same) channel.replaceChildren(...threads);  // moving a focused input would blur it
 }
