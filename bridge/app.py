@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 from sqlmodel import Session
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.routing import Route
 
 from bot.events import SlackEventsEndpoint
@@ -20,11 +21,13 @@ from bot.outage import explain
 from bot.people import SlackPeople
 from bot.permalinks import SlackLinks
 from bot.poster import SlackPoster, make_client
+from bot.startup import announce
 from bridge.auto_texts import AUTORESPOND, SEND_AUTO, AutoResponder
 from bridge.config import Settings
 from bridge.delivery import Delivery
 from bridge.health import healthz
 from bridge.inbound import CONSENT_EVENT, POST_EVENT, POST_TEXT, UPDATE_CARD
+from bridge.logs import RequestIdMiddleware
 from bridge.mail_jobs import mail_runners
 from bridge.ports import Clock, SystemClock
 from bridge.reply_intake import DELAY_NOTICE, FAILURE_NOTICE, RECALL_NOTICE, SEND_REPLY
@@ -140,6 +143,7 @@ def create_app(settings: Settings, *, public_url: str, clock: Clock | None = Non
         prepare_database(service.engine)
         service.worker.start()
         log.info("smsbridge is up; Twilio webhook at %s/twilio/sms", public_url.rstrip("/"))
+        announce(settings)
         try:
             yield
         finally:
@@ -152,4 +156,4 @@ def create_app(settings: Settings, *, public_url: str, clock: Clock | None = Non
         Route("/slack/events", slack.handle, methods=["POST"]),
         Route("/healthz", healthz(service.engine, clock.now), methods=["GET"]),
     ]
-    return Starlette(routes=routes, lifespan=lifespan)
+    return Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(RequestIdMiddleware)])

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bridge.config import ConfigError, Settings, load_settings
+from bridge.logs import configure_logging
 
 log = logging.getLogger("smsbridge")
 
@@ -28,11 +29,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"smsbridge: configuration error: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    # Each migration step at INFO is noise on every start and every command.
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    configure_logging(settings.log_level)
     command: str = args.command
     if command == "serve":
         if args.sandbox or settings.is_unconfigured():
