@@ -8,6 +8,7 @@ import socket
 from pathlib import Path
 
 import pytest
+import yaml
 
 from bridge.check import run_check
 from bridge.config import Settings
@@ -226,8 +227,14 @@ def test_missing_variables_are_named(tmp_path: Path) -> None:
 def test_manifest_fills_in_the_url(tmp_path: Path) -> None:
     done = smsbridge(tmp_path, "manifest", "--url", "https://sms.shop.test/")
     assert done.returncode == 0, done.stderr
-    assert done.stdout.count("https://sms.shop.test/slack/events") == 2
+    manifest = yaml.safe_load(done.stdout)
+    events = "https://sms.shop.test/slack/events"
+    assert manifest["settings"]["event_subscriptions"]["request_url"] == events
+    assert manifest["settings"]["interactivity"]["request_url"] == events
+    for command in manifest["features"].get("slash_commands", []):
+        assert command["url"] == events
     assert "example.com" not in done.stdout
+    assert "# chat.postMessage" in done.stdout  # the reasons for the scopes are kept
 
 
 @pytest.mark.parametrize("args", [[], ["--url"], ["--url", "sms.shop.test"], ["--url", "ftp://x"]])

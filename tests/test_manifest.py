@@ -73,6 +73,13 @@ def registered(monkeypatch: pytest.MonkeyPatch) -> Registrations:
         monkeypatch.setattr(App, name, wrapper)
 
     recording("event", seen.events)
+    original_message = App.message
+
+    def message(self: App, *args: Any, **kwargs: Any) -> Any:
+        seen.events.add("message")  # app.message(...) listens to message events
+        return original_message(self, *args, **kwargs)
+
+    monkeypatch.setattr(App, "message", message)
     recording("command", seen.commands)
     recording("action", seen.actions)
     return seen
