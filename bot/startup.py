@@ -14,14 +14,32 @@ from bridge.phones import masked
 log = logging.getLogger("smsbridge")
 
 
-def announce(settings: Settings) -> threading.Thread:
-    """Log the start-up line from a thread: start-up never waits for Slack to answer."""
-    thread = threading.Thread(target=_announce, args=(settings,), name="announce", daemon=True)
-    thread.start()
-    return thread
+class Announcer:
+    """Logs the start-up line from a thread: start-up never waits for Slack to answer."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="announce", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stay quiet from now on (a process shutting down may have closed its log)."""
+        self._stopped.set()
+        self._thread.join(timeout=1)
+
+    def _run(self) -> None:
+        line = _describe(self._settings)
+        if not self._stopped.is_set():
+            log.info("%s", line)
 
 
-def _announce(settings: Settings) -> None:
+def announce(settings: Settings) -> Announcer:
+    """Start announcing what this process serves."""
+    return Announcer(settings)
+
+
+def _describe(settings: Settings) -> str:
     assert settings.slack_bot_token is not None
     client = make_client(token=settings.slack_bot_token, base_url=settings.slack_api_url, timeout=5)
     try:
@@ -33,8 +51,7 @@ def _announce(settings: Settings) -> None:
         workspace = f"a Slack workspace that did not answer auth.test ({type(exc).__name__})"
     channels = {c: None for c in (settings.slack_channel, *settings.routes.values()) if c}
     numbers = {n: None for n in (settings.twilio_from, *settings.routes) if n}
-    log.info(
-        "serving %s: channels %s; numbers %s",
+    return "serving {}: channels {}; numbers {}".format(
         workspace,
         ", ".join(channels) or "none",
         ", ".join(masked(n) for n in numbers) or "none (a Messaging Service)",

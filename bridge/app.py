@@ -143,10 +143,11 @@ def create_app(settings: Settings, *, public_url: str, clock: Clock | None = Non
         prepare_database(service.engine)
         service.worker.start()
         log.info("smsbridge is up; Twilio webhook at %s/twilio/sms", public_url.rstrip("/"))
-        announce(settings)
+        announcer = announce(settings)
         try:
             yield
         finally:
+            announcer.stop()
             service.worker.stop()
             service.engine.dispose()
 

@@ -20,6 +20,9 @@ def test_serve_without_any_credentials_starts_the_sandbox_and_says_so(tmp_path: 
         root = httpx.get(f"{server.url}/", timeout=5, follow_redirects=True)
         assert root.url.path == "/sandbox"
         assert "built-in sandbox" in server.output() and f"{server.url}/sandbox" in server.output()
+        # The bridge inside is the real one: an unsigned "Twilio" webhook is refused.
+        forged = {"From": "+14155550100", "To": "+15550100100", "Body": "hi", "MessageSid": "SMx"}
+        assert httpx.post(f"{server.url}/twilio/sms", data=forged, timeout=5).status_code == 403
     finally:
         server.stop()
     assert (tmp_path / "smsbridge-sandbox.db").is_file()

@@ -76,7 +76,9 @@ class Sandbox:
         )
 
     async def start(self) -> None:
-        """Start the bridge (it migrates its database and starts its worker)."""
+        """Start the bridge on an empty database: the emulators' Slack and Twilio start empty."""
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{self._database}{suffix}").unlink(missing_ok=True)
         self.bridge = create_app(self.settings, public_url=self.public_url)
         self._stack = contextlib.AsyncExitStack()
         await self._stack.enter_async_context(self.bridge.router.lifespan_context(self.bridge))
@@ -91,8 +93,6 @@ class Sandbox:
         """Start over: no messages, no contacts, a new database file and new secrets."""
         async with self._lock:
             await self.stop()
-            for suffix in ("", "-wal", "-shm"):
-                Path(f"{self._database}{suffix}").unlink(missing_ok=True)
             self.world, self._names = new_world(), {}
             self.settings = self._settings()
             await self.start()
