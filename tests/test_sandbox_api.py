@@ -88,6 +88,27 @@ def test_a_conversation_through_the_sandbox(page: Page) -> None:
     assert clicked["events_status"] == 200
     page.wait(lambda s: any("Consent history" in e["text"] for e in s["ephemerals"]))
 
+    # Every delivery was signed as Slack and Twilio sign them, so the bridge took each one;
+    # Slack also tells the app of its own posts and edits, which the bridge leaves alone.
+    state = page.wait(lambda s: _delivered(s) >= _WANTED)
+    assert all(200 <= d["status"] < 300 for d in state["deliveries"]), state["deliveries"]
+    assert all(not r["reactions"] for r in replies(state) if r["bot"])
+    assert not [e for e in state["ephemerals"] if e["user"] not in state["roles"].values()]
+
+
+_WANTED = {
+    ("Twilio", "inbound SMS"),
+    ("Twilio", "status delivered"),
+    ("Slack", "message"),
+    ("Slack", "message, the app's own"),
+    ("Slack", "message (message_changed), the app's own"),
+    ("Slack", "interactivity"),
+}
+
+
+def _delivered(state: dict[str, Any]) -> set[tuple[str, str]]:
+    return {(d["from"], d["what"]) for d in state["deliveries"]}
+
 
 def test_bad_requests_are_refused_plainly(page: Page) -> None:
     for what, payload in [

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -20,12 +22,22 @@ def test_serve_without_any_credentials_starts_the_sandbox_and_says_so(tmp_path: 
         root = httpx.get(f"{server.url}/", timeout=5, follow_redirects=True)
         assert root.url.path == "/sandbox"
         assert "built-in sandbox" in server.output() and f"{server.url}/sandbox" in server.output()
+        # The bridge reached the emulated Slack over HTTP at the sandbox's own address.
+        wait_until(lambda: "serving Slack workspace" in server.output())
+        assert "channels C0SANDBOX; numbers +1********00" in server.output()
         # The bridge inside is the real one: an unsigned "Twilio" webhook is refused.
         forged = {"From": "+14155550100", "To": "+15550100100", "Body": "hi", "MessageSid": "SMx"}
         assert httpx.post(f"{server.url}/twilio/sms", data=forged, timeout=5).status_code == 403
     finally:
         server.stop()
     assert (tmp_path / "smsbridge-sandbox.db").is_file()
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.1)
 
 
 def test_the_sandbox_refuses_a_host_beyond_this_machine(tmp_path: Path) -> None:

@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).parent / "static"
 _CARRIER_SECONDS = 0.4
+_SHOWN_DELIVERIES = 30
 
 
 class Sandbox:
@@ -61,7 +62,11 @@ class Sandbox:
     def phone(self) -> SandboxTwilio:
         """Twilio's side, for the current world."""
         return SandboxTwilio(
-            self.world.twilio, business=BUSINESS, public_url=self.public_url, http=self.http
+            self.world.twilio,
+            business=BUSINESS,
+            public_url=self.public_url,
+            http=self.http,
+            journal=self.world.deliveries,
         )
 
     @property
@@ -73,6 +78,7 @@ class Sandbox:
             signing_secret=self.world.signing_secret,
             public_url=self.public_url,
             http=self.http,
+            journal=self.world.deliveries,
         )
 
     async def start(self) -> None:
@@ -117,11 +123,12 @@ class Sandbox:
         self._names[phone] = name
 
     async def carrier(self) -> None:
-        """Move sent texts along (queued, sent, delivered) with their status callbacks."""
+        """Move sent texts along with their status callbacks; tell the app of its own posts."""
         while True:
             await asyncio.sleep(_CARRIER_SECONDS)
             try:
                 await self.phone.carrier_tick()
+                await self.slack.echo_bot_posts(self.world.echoed)
             except Exception:  # the page must keep working whatever one tick met
                 log.exception("sandbox carrier tick failed")
 
@@ -150,6 +157,7 @@ def sandbox_app(sandbox: Sandbox) -> Starlette:
                 names=sandbox.names,
             )
             | {"roles": {role: uid for role, (uid, _, _) in ROLES.items()}}
+            | {"deliveries": list(world.deliveries)[-_SHOWN_DELIVERIES:]}
         )
 
     async def text(request: Request) -> Response:

@@ -11,6 +11,7 @@ from twilio.request_validator import RequestValidator
 from bridge.ids import E164
 from bridge.phones import masked
 from bridge.sandbox.emulators import TwilioEmulator
+from bridge.sandbox.world import Journal
 
 log = logging.getLogger(__name__)
 
@@ -23,13 +24,20 @@ class SandboxTwilio:
     """Delivers webhooks to the bridge exactly as Twilio would: form-encoded and signed."""
 
     def __init__(
-        self, emulator: TwilioEmulator, *, business: E164, public_url: str, http: httpx.AsyncClient
+        self,
+        emulator: TwilioEmulator,
+        *,
+        business: E164,
+        public_url: str,
+        http: httpx.AsyncClient,
+        journal: Journal,
     ) -> None:
         self.emulator = emulator
         self.business = business
         self._public_url = public_url.rstrip("/")
         self._http = http
         self._validator = RequestValidator(emulator.auth_token)
+        self._journal = journal
 
     async def text(self, phone: E164, body: str) -> int:
         """The customer at `phone` texts the business; returns the bridge's HTTP status."""
@@ -55,7 +63,7 @@ class SandboxTwilio:
             "From": phone,
             "ApiVersion": API_VERSION,
         }
-        answer = await self._post(f"{self._public_url}/twilio/sms", params)
+        answer = await self._post(f"{self._public_url}/twilio/sms", params, "inbound SMS")
         log.info("sandbox text from %s: webhook answered %d", masked(phone), answer)
         return answer
 
@@ -68,18 +76,21 @@ class SandboxTwilio:
             self.emulator.set_status(message["sid"], following)
             callback = message.get("status_callback")
             if callback:
-                await self._post(str(callback), _status_params(message, following))
+                params = _status_params(message, following)
+                await self._post(str(callback), params, f"status {following}")
 
-    async def _post(self, url: str, params: dict[str, str]) -> int:
+    async def _post(self, url: str, params: dict[str, str], what: str) -> int:
         signature = self._validator.compute_signature(url, params)
         try:
             response = await self._http.post(
                 url, data=params, headers={"X-Twilio-Signature": str(signature)}
             )
+            status = response.status_code
         except httpx.HTTPError as exc:
             log.warning("sandbox could not reach the bridge: %s", type(exc).__name__)
-            return 0
-        return response.status_code
+            status = 0
+        self._journal.append({"from": "Twilio", "what": what, "status": status})
+        return status
 
 
 def _status_params(message: dict[str, Any], status: str) -> dict[str, str]:

@@ -17,6 +17,7 @@ import httpx
 from slack_sdk.signature import SignatureVerifier
 
 from bridge.sandbox.emulators import SlackEmulator
+from bridge.sandbox.world import Journal
 
 Event = dict[str, Any]
 
@@ -32,12 +33,14 @@ class SandboxSlack:
         signing_secret: str,
         public_url: str,
         http: httpx.AsyncClient,
+        journal: Journal,
     ) -> None:
         self.emulator = emulator
         self.channel = channel
         self._verifier = SignatureVerifier(signing_secret)
         self._url = f"{public_url.rstrip('/')}/slack/events"
         self._http = http
+        self._journal = journal
 
     async def reply(self, user: str, thread_ts: str, text: str) -> int:
         """`user` writes `text` in the thread: stored in Slack, then the message event."""
@@ -126,6 +129,38 @@ class SandboxSlack:
             event["view"] = view
         return await self._send_json(self._envelope(event))
 
+    async def echo_bot_posts(self, echoed: dict[str, str]) -> None:
+        """Slack tells an app of its own posts and edits too: the bridge must ignore them."""
+        for message in self._bot_messages():
+            ts, edit = str(message["ts"]), str((message.get("edited") or {}).get("ts", ""))
+            if echoed.get(ts) == edit:
+                continue
+            first = ts not in echoed
+            echoed[ts] = edit
+            shown = {k: v for k, v in message.items() if k not in ("metadata", "reactions")}
+            event: Event = {**shown, "channel": self.channel, "channel_type": "channel"}
+            if first:
+                event["event_ts"] = ts
+            else:
+                now = f"{time.time():.6f}"
+                event = {
+                    "type": "message",
+                    "subtype": "message_changed",
+                    "message": shown,
+                    "channel": self.channel,
+                    "hidden": True,
+                    "ts": now,
+                    "event_ts": now,
+                    "channel_type": "channel",
+                }
+            await self._send_json(self._envelope(event))
+
+    def _bot_messages(self) -> list[dict[str, Any]]:
+        found = []
+        for parent in self.emulator.top_level(self.channel):
+            found += [parent, *self.emulator.thread(self.channel, parent["ts"])]
+        return [m for m in found if m.get("bot_id") == self.emulator.bot_id]
+
     def _envelope(self, event: Event) -> dict[str, Any]:
         team = self.emulator.team_id
         return {
@@ -147,6 +182,12 @@ class SandboxSlack:
         return await self._send(json.dumps(payload), "application/json")
 
     async def _send(self, body: str, content_type: str) -> int:
+        status = await self._deliver(body, content_type)
+        what = "interactivity" if content_type.endswith("urlencoded") else _event_name(body)
+        self._journal.append({"from": "Slack", "what": what, "status": status})
+        return status
+
+    async def _deliver(self, body: str, content_type: str) -> int:
         stamp = str(int(time.time()))
         headers = {
             "Content-Type": content_type,
@@ -159,6 +200,16 @@ class SandboxSlack:
         except httpx.HTTPError:
             return 0
         return response.status_code
+
+
+def _event_name(body: str) -> str:
+    event = json.loads(body).get("event", {})
+    name = str(event.get("type", "?"))
+    if event.get("subtype"):
+        name += f" ({event['subtype']})"
+    if event.get("bot_id") or (event.get("message") or {}).get("bot_id"):
+        name += ", the app's own"
+    return name
 
 
 def _escape(text: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import secrets
+from collections import deque
 
 from bridge.config import QuietHours, Settings
 from bridge.ids import E164, ChannelId
@@ -22,6 +23,7 @@ ROLES: dict[str, tuple[str, str, dict[str, bool]]] = {
     "member": ("U0MEMBER", "Mel Member", {}),
 }
 _DEFAULT_QUIET_HOURS = Settings().quiet_hours
+Journal = deque[dict[str, str | int]]
 
 
 @dataclasses.dataclass
@@ -31,6 +33,10 @@ class World:
     slack: SlackEmulator
     twilio: TwilioEmulator
     signing_secret: str
+    # The bot's posts whose message events went out: ts -> the edit last reported.
+    echoed: dict[str, str] = dataclasses.field(default_factory=dict)
+    # What was delivered to the bridge and how it answered, newest last (the page shows it).
+    deliveries: Journal = dataclasses.field(default_factory=lambda: deque(maxlen=200))
 
 
 def new_world() -> World:

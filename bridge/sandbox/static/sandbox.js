@@ -179,7 +179,13 @@ function renderHome() {
 
 let homeNote = "Open this tab to ask the app for its Home.";
 
+function renderDeliveries() {
+  $("#delivery-list").replaceChildren(...state.deliveries.slice().reverse().map((d) =>
+    el("li", { className: d.status >= 200 && d.status < 300 ? "" : "failed", textContent: d.from + ": " + d.what + " → " + (d.status || "unreachable") })));
+}
+
 function render() {
+  renderDeliveries();
   renderPhone();
   renderChannel();
   renderHome();
