@@ -115,8 +115,7 @@ def _twilio(settings: Settings, *, fix: bool) -> list[Finding]:
         api_url=settings.twilio_api_url,
     )
     numbers = [n for n in (settings.twilio_from, *settings.routes) if n]
-    public_url = settings.public_url or "http://127.0.0.1:8000"
-    return check_twilio(client, numbers=numbers, public_url=public_url, fix=fix)
+    return check_twilio(client, numbers=numbers, public_url=settings.public_url, fix=fix)
 
 
 def _smtp(settings: Settings) -> list[Finding]:

@@ -32,7 +32,7 @@ def twilio_client(*, account_sid: str, auth_token: str, api_url: str) -> Client:
 
 
 def check_twilio(
-    client: Client, *, numbers: Iterable[E164], public_url: str, fix: bool
+    client: Client, *, numbers: Iterable[E164], public_url: str | None, fix: bool
 ) -> list[Finding]:
     """The account answers our credentials; each number is ours and texts reach us."""
     try:
@@ -50,16 +50,17 @@ def check_twilio(
     except _Unreachable as exc:
         return [bad(AREA, f"cannot reach the REST API: {exc.why}", _api_fix(client))]
     findings = [good(AREA, f"signed in to account {account.friendly_name!r} ({account.status})")]
-    sms_url = f"{public_url}/twilio/sms"
+    # Without PUBLIC_URL there is no right webhook to compare with, nor to --fix to.
+    sms_url = f"{public_url}/twilio/sms" if public_url else None
     for number in dict.fromkeys(numbers):
         findings.append(_number(client, number, sms_url, fix))
-    findings.append(
-        good(AREA, f"delivery statuses are asked for at {public_url}/twilio/status on each send")
-    )
+    if public_url:
+        status_url = f"{public_url}/twilio/status"
+        findings.append(good(AREA, f"delivery statuses are asked for at {status_url} on each send"))
     return findings
 
 
-def _number(client: Client, number: E164, sms_url: str, fix: bool) -> Finding:
+def _number(client: Client, number: E164, sms_url: str | None, fix: bool) -> Finding:
     try:
         found = _guard(lambda: client.incoming_phone_numbers.list(phone_number=number, limit=20))
     except (TwilioRestException, _Unreachable) as exc:
@@ -72,6 +73,8 @@ def _number(client: Client, number: E164, sms_url: str, fix: bool) -> Finding:
             f"{number} is not a number on this Twilio account",
             "buy or port it in the console, or correct TWILIO_FROM / ROUTES",
         )
+    if sms_url is None:
+        return good(AREA, f"{number} is on the account (set PUBLIC_URL to check its webhook)")
     if match.sms_application_sid:
         return bad(
             AREA,

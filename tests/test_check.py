@@ -171,6 +171,19 @@ def test_plain_http_public_url_outside_this_machine(
     assert not any("PUBLIC_URL" in line for line in loopback.problems)
 
 
+def test_without_public_url_no_webhook_is_judged_or_changed(
+    tmp_path: Path, slack: SlackEmulator, twilio_api: TwilioEmulator, deployment: dict[str, str]
+) -> None:
+    twilio_api.add_number(SECOND, sms_url="https://old.example.com/sms")
+    done = check(tmp_path, slack, twilio_api, {"ROUTES": f"{SECOND}={CHANNEL}"}, fix=True)
+    assert done.code == 1
+    assert "https://" in done.problem("PUBLIC_URL", "not set")
+    assert len(done.problems) == 1
+    assert any(f"{SECOND} is on the account (set PUBLIC_URL" in line for line in done.lines)
+    number = twilio_api.number(SECOND)
+    assert number is not None and number["sms_url"] == "https://old.example.com/sms"
+
+
 def test_an_unmigrated_database(
     tmp_path: Path, slack: SlackEmulator, twilio_api: TwilioEmulator, deployment: dict[str, str]
 ) -> None:

@@ -168,7 +168,7 @@ def sandbox_app(sandbox: Sandbox) -> Starlette:
             return JSONResponse({"error": "a phone number and a text, please"}, status_code=400)
         sandbox.name_contact(phone, str(data.get("name", "")).strip()[:80])
         status = await sandbox.phone.text(phone, body[:1600])
-        return JSONResponse({"webhook_status": status})
+        return JSONResponse({"webhook_status": status, "phone": phone})
 
     async def reply(request: Request) -> Response:
         data = await _json(request)

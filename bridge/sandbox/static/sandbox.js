@@ -229,7 +229,13 @@ document.addEventListener("DOMContentLoaded", () => {
     event.preventDefault();
     const input = $("#phone-text");
     if (!input.value.trim()) return;
-    post("text", { phone: $("#phone-number").value, name: $("#phone-name").value, body: input.value });
+    post("text", { phone: $("#phone-number").value, name: $("#phone-name").value, body: input.value })
+      .then((answer) => {
+        if (answer.phone && answer.phone !== $("#phone-number").value) {
+          $("#phone-number").value = answer.phone;  // as E.164, the way Twilio writes it
+          renderPhone();
+        }
+      });
     input.value = "";
   });
   $("#reset").addEventListener("click", () => {
