@@ -18,7 +18,8 @@ def serve_sandbox(settings: Settings, *, host: str, port: int, allow_remote: boo
     """Serve the sandbox on host:port; 2 when it must not start."""
     import uvicorn
 
-    from bridge.sandbox.app import Sandbox, sandbox_app
+    from bridge.sandbox.app import sandbox_app
+    from bridge.sandbox.runtime import Sandbox
 
     if not settings.is_unconfigured():
         print(
