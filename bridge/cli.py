@@ -126,7 +126,15 @@ def _serve(settings: Settings, *, host: str, port: int) -> int:
         return 2
     public_url = settings.public_url or f"http://{host}:{port}"
     app = create_app(settings, public_url=public_url)
-    uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower(), access_log=False)
+    # log_config=None: uvicorn logs through our handler (JSON off a terminal) too.
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level=settings.log_level.lower(),
+        access_log=False,
+        log_config=None,
+    )
     return 0
 
 

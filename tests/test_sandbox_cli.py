@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -25,6 +26,11 @@ def test_serve_without_any_credentials_starts_the_sandbox_and_says_so(tmp_path: 
         # The bridge reached the emulated Slack over HTTP at the sandbox's own address.
         wait_until(lambda: "serving Slack workspace" in server.output())
         assert "channels C0SANDBOX; numbers +1********00" in server.output()
+        # Off a terminal every log line is JSON, uvicorn's included.
+        logged = [line for line in server.output().splitlines() if line.startswith("{")]
+        assert len(logged) == len(server.output().splitlines()) - 1  # all but the banner
+        assert {"time", "level", "logger", "message"} <= json.loads(logged[0]).keys()
+        assert any(json.loads(line)["logger"].startswith("uvicorn") for line in logged)
         # The bridge inside is the real one: an unsigned "Twilio" webhook is refused.
         forged = {"From": "+14155550100", "To": "+15550100100", "Body": "hi", "MessageSid": "SMx"}
         assert httpx.post(f"{server.url}/twilio/sms", data=forged, timeout=5).status_code == 403

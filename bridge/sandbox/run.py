@@ -44,7 +44,15 @@ def serve_sandbox(settings: Settings, *, host: str, port: int, allow_remote: boo
         flush=True,
     )
     app = sandbox_app(Sandbox(settings, public_url=public_url, database=database))
-    uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower(), access_log=False)
+    # log_config=None: uvicorn logs through our handler (JSON off a terminal) too.
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level=settings.log_level.lower(),
+        access_log=False,
+        log_config=None,
+    )
     return 0
 
 
