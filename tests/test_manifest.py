@@ -40,6 +40,7 @@ METHOD_SCOPES = {
     "users_info": {"users:read"},
     "usergroups_users_list": {"usergroups:read"},
     "views_publish": set(),  # needs no scope
+    "views_open": set(),  # needs no scope: the trigger_id is the permission
     "files_info": {"files:read"},
     "files_getUploadURLExternal": {"files:write"},
     "files_completeUploadExternal": {"files:write"},
@@ -137,6 +138,12 @@ def test_slash_commands_and_listeners_match(
     endpoint: SlackEventsEndpoint, registered: Registrations
 ) -> None:
     assert set(slash_commands()) == registered.commands
+    scopes = load_manifest()["oauth_config"]["scopes"]["bot"]
+    assert not registered.commands or "commands" in scopes
+
+
+def test_the_home_tab_is_enabled() -> None:
+    assert load_manifest()["features"]["app_home"]["home_tab_enabled"] is True
 
 
 def test_buttons_need_interactivity(

@@ -6,7 +6,7 @@ import dataclasses
 import secrets
 from collections import deque
 
-from bridge.config import QuietHours, Settings
+from bridge.config import Settings, load_settings
 from bridge.ids import E164, ChannelId
 from bridge.sandbox.emulators import SlackEmulator, TwilioEmulator
 
@@ -23,6 +23,8 @@ ROLES: dict[str, tuple[str, str, dict[str, bool]]] = {
     "member": ("U0MEMBER", "Mel Member", {}),
 }
 _DEFAULT_QUIET_HOURS = Settings().quiet_hours
+# Parsed as the variable would be, so the sandbox needs no knowledge of the window's type.
+_ALL_DAY = load_settings({"QUIET_HOURS": "00:00-24:00"}, env_file=None).quiet_hours
 Journal = deque[dict[str, str | int]]
 
 
@@ -71,9 +73,7 @@ def sandbox_settings(
         twilio_api_url=public_url,
         routes={},
         # Someone trying the sandbox at night should still see replies go out.
-        quiet_hours=(
-            QuietHours(0, 24 * 60) if base.quiet_hours == _DEFAULT_QUIET_HOURS else base.quiet_hours
-        ),
+        quiet_hours=_ALL_DAY if base.quiet_hours == _DEFAULT_QUIET_HOURS else base.quiet_hours,
         organization_prefix=base.organization_prefix or "Sandbox Shop",
         support_email=base.support_email or "help@shop.example",
         smtp_url=None,
