@@ -106,6 +106,14 @@ class Settings:
             missing.append("TWILIO_FROM")
         return missing
 
+    def channel_for(self, business_number: str) -> ChannelId | None:
+        """The inbox channel for a business number, or None when it has no route."""
+        return self.routes.get(E164(business_number))
+
+    def is_business_number(self, number: str) -> bool:
+        """Whether `number` is one of ours (a route or the default sender)."""
+        return number in self.routes or number == self.twilio_from
+
     def is_unconfigured(self) -> bool:
         """Whether nothing of a live deployment is set (then `serve` starts the sandbox)."""
         live = (
@@ -118,14 +126,6 @@ class Settings:
             self.twilio_messaging_service_sid,
         )
         return not any(live) and not self.routes
-
-    def channel_for(self, business_number: str) -> ChannelId | None:
-        """The inbox channel for a business number, or None when it has no route."""
-        return self.routes.get(E164(business_number))
-
-    def is_business_number(self, number: str) -> bool:
-        """Whether `number` is one of ours (a route or the default sender)."""
-        return number in self.routes or number == self.twilio_from
 
 
 def _text(raw: str) -> str:

@@ -86,6 +86,7 @@ def test_a_good_configuration_passes(
     assert done.problems == []
     assert any("Example Workspace" in line and "@smsbridge" in line for line in done.lines)
     assert any(f"the bot is in #{CHANNEL.lower()} ({CHANNEL})" in line for line in done.lines)
+    assert "ok    Slack: the token has every scope the manifest asks for" in done.lines
     assert any(f"{BUSINESS} sends incoming texts to {WEBHOOK}" in line for line in done.lines)
     assert any("answers and is migrated" in line for line in done.lines)
     assert done.lines[-1] == "All is well."
@@ -104,11 +105,11 @@ def test_a_refused_slack_token_names_its_fix(
 def test_missing_scopes_are_named(
     tmp_path: Path, slack: SlackEmulator, twilio_api: TwilioEmulator, deployment: dict[str, str]
 ) -> None:
-    slack.scopes = [s for s in slack.scopes if s not in ("files:write", "reactions:write")]
+    slack.scopes = [s for s in slack.scopes if s not in ("usergroups:read", "reactions:write")]
     done = check(tmp_path, slack, twilio_api, deployment)
     assert done.code == 1
     line = done.problem("lacks the scopes")
-    assert "reactions:write, files:write" in line and "reinstall" in line
+    assert "reactions:write, usergroups:read" in line and "reinstall" in line
 
 
 def test_the_bot_must_be_in_every_inbox_channel(

@@ -29,21 +29,17 @@ METHOD_SCOPES = {
     "auth_test": set(),  # needs no scope
     "chat_postMessage": {"chat:write"},
     "chat_update": {"chat:write"},
-    "chat_postEphemeral": {"chat:write"},
-    "chat_getPermalink": set(),  # needs no scope
     "conversations_history": {"channels:history", "groups:history"},
     "conversations_replies": {"channels:history", "groups:history"},
     "conversations_info": {"channels:read", "groups:read"},
-    "conversations_members": {"channels:read", "groups:read"},
+    "chat_postEphemeral": {"chat:write"},
+    "chat_getPermalink": set(),  # needs no scope
+    "views_open": set(),  # needs no scope: the trigger_id is the permission
     "reactions_add": {"reactions:write"},
     "reactions_remove": {"reactions:write"},
     "users_info": {"users:read"},
     "usergroups_users_list": {"usergroups:read"},
     "views_publish": set(),  # needs no scope
-    "views_open": set(),  # needs no scope: the trigger_id is the permission
-    "files_info": {"files:read"},
-    "files_getUploadURLExternal": {"files:write"},
-    "files_completeUploadExternal": {"files:write"},
 }
 _FAMILIES = "auth|chat|conversations|users|usergroups|reactions|views|files"
 # Called by name (`call(client, "chat_update", ...)`) or as a method (`client.auth_test(...)`).
@@ -142,8 +138,12 @@ def test_slash_commands_and_listeners_match(
     assert not registered.commands or "commands" in scopes
 
 
-def test_the_home_tab_is_enabled() -> None:
-    assert load_manifest()["features"]["app_home"]["home_tab_enabled"] is True
+def test_the_home_tab_is_on_exactly_when_something_publishes_it(
+    endpoint: SlackEventsEndpoint, registered: Registrations
+) -> None:
+    home = load_manifest()["features"].get("app_home", {})
+    listens = "app_home_opened" in registered.events
+    assert bool(home.get("home_tab_enabled")) == listens, "app_home and its listener disagree"
 
 
 def test_buttons_need_interactivity(
