@@ -147,9 +147,9 @@ def create_app(settings: Settings, *, public_url: str, clock: Clock | None = Non
         try:
             yield
         finally:
-            announcer.stop()
             service.worker.stop()
             service.engine.dispose()
+            announcer.stop()
 
     routes = [
         Route("/twilio/sms", sms.handle, methods=["POST"]),

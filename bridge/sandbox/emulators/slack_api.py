@@ -61,10 +61,10 @@ class SlackEmulator(SlackWebApi, EmulatorServer):
         team_domain: str = "example",
     ) -> None:
         """Configure identity; `emu.token` may be changed at runtime (revocation)."""
+        self.scopes: list[str] = list(DEFAULT_SCOPES)
         EmulatorServer.__init__(self)
         SlackWebApi.__init__(self, bot_user_id, bot_id, team_id, app_id, team_domain)
         self.token = token
-        self.scopes: list[str] = list(DEFAULT_SCOPES)
 
     @property
     def url(self) -> str:
