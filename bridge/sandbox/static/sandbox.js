@@ -3,7 +3,7 @@
 
 const EMOJI = {
   speech_balloon: "💬", clock3: "🕒", round_pushpin: "📍", large_green_circle: "🟢",
-  red_circle: "🔴", white_circle: "⚪", information_source: "ℹ️", warning: "⚠️",
+  red_circle: "🔴", white_circle: "⚪", large_blue_circle: "🔵", information_source: "ℹ️", warning: "⚠️",
   paperclip: "📎", outbox_tray: "📤", incoming_envelope: "📨", no_entry_sign: "🚫", x: "❌",
   white_check_mark: "✅", hourglass_flowing_sand: "⏳", envelope: "✉️", bust_in_silhouette: "👤",
 };
@@ -39,7 +39,7 @@ function mrkdwn(text) {
       if (target.startsWith("@")) out.append(el("b", { textContent: "@" + userName(target.slice(1)) }));
       else if (target.startsWith("#")) out.append("#" + (label || target.slice(1)));
       else if (target.startsWith("!")) out.append(unescape(label || "@" + target.slice(1)));
-      else out.append(el("a", { href: target, textContent: unescape(label || target), rel: "noreferrer" }));
+      else out.append(el("a", { href: inSandbox(target), textContent: unescape(label || target), rel: "noreferrer" }));
     } else if (/^\*[^*]+\*$/.test(part)) {
       out.append(el("b", { textContent: unescape(part.slice(1, -1)) }));
     } else if (/^_[^_]+_$/.test(part)) {
@@ -51,6 +51,12 @@ function mrkdwn(text) {
     }
   }
   return out;
+}
+
+// A permalink to a message in the emulated workspace points at its thread on this page.
+function inSandbox(url) {
+  const found = /\/archives\/[A-Z0-9]+\/p(\d{10})(\d{6})/.exec(url);
+  return found ? "#thread-" + found[1] + "." + found[2] : url;
 }
 
 function textOf(obj) {
