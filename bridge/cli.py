@@ -150,8 +150,12 @@ def _worker(settings: Settings) -> int:
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     service.worker.start()
     log.info("delivery worker running")
+    from bot.startup import announce
+
+    announcer = announce(settings)
     stop.wait()
     service.worker.stop()
+    announcer.stop()
     return 0
 
 
