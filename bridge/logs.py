@@ -46,8 +46,17 @@ class _RequestIdFilter(logging.Filter):
         return True
 
 
-def configure_logging(level: str, stream: TextIO | None = None) -> None:
-    """Log to `stream` (stderr): readable lines on a terminal, JSON lines otherwise."""
+def configure_logging(level: str, stream: TextIO | None = None, *, force: bool = False) -> None:
+    """Log to `stream` (stderr): readable lines on a terminal, JSON lines otherwise.
+
+    Like `logging.basicConfig`, it leaves logging alone when something (a test runner, an
+    embedding program) configured it already, unless `force`.
+    """
+    for name in _CHATTY:
+        logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLevelName(level)))
+    root = logging.getLogger()
+    if root.handlers and not force:
+        return
     stream = stream or sys.stderr
     handler = logging.StreamHandler(stream)
     handler.addFilter(_RequestIdFilter())
@@ -57,11 +66,8 @@ def configure_logging(level: str, stream: TextIO | None = None) -> None:
         )
     else:
         handler.setFormatter(JsonFormatter())
-    root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for name in _CHATTY:
-        logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
 
 
 class RequestIdMiddleware:

@@ -29,7 +29,7 @@ def captured() -> Iterator[io.StringIO]:
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level
     stream = io.StringIO()
-    configure_logging("INFO", stream)
+    configure_logging("INFO", stream, force=True)
     try:
         yield stream
     finally:
@@ -82,3 +82,12 @@ def test_start_up_says_which_workspace_channels_and_numbers(
     assert f"channels {CHANNEL}, C0SECOND;" in line
     assert "numbers +1********11, +1********22, +1********33" in line
     assert BUSINESS not in captured.getvalue() and "+15550002222" not in captured.getvalue()
+
+
+def test_logging_someone_configured_is_left_alone() -> None:
+    root = logging.getLogger()
+    before = root.handlers[:]
+    assert before, "pytest has its handlers on the root logger"
+    configure_logging("DEBUG")
+    assert root.handlers == before
+    assert logging.getLogger("twilio.http_client").level == logging.WARNING
