@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
+from bot.manifest import slash_commands
 from tests.sandbox_server import SandboxProcess
 
 PHONE = "+14155550177"
@@ -110,12 +111,35 @@ def _delivered(state: dict[str, Any]) -> set[tuple[str, str]]:
     return {(d["from"], d["what"]) for d in state["deliveries"]}
 
 
+def test_slash_commands_are_delivered_and_answered_privately(page: Page) -> None:
+    declared = "/sms" in slash_commands()
+    status = page.post("command", role="manager", text="/sms help")["events_status"]
+    # Bolt answers 404 to a command it has no listener for; the manifest declares ours.
+    assert status == (200 if declared else 404)
+    state = page.wait(lambda s: ("Slack", "/sms command") in _delivered(s))
+    manager = state["roles"]["manager"]
+    if declared:
+        page.wait(
+            lambda s: any(e["user"] == manager and not e["thread_ts"] for e in s["ephemerals"])
+        )
+    # An answer sent later to the command's response_url shows the same way.
+    later = httpx.post(
+        f"{page.api.removesuffix('/api')}/slack/respond/{manager}",
+        json={"response_type": "ephemeral", "text": "Here is the inbox, later"},
+        timeout=15,
+    )
+    assert later.status_code == 200
+    state = page.state()
+    assert any(e["text"] == "Here is the inbox, later" for e in state["ephemerals"])
+
+
 def test_bad_requests_are_refused_plainly(page: Page) -> None:
     for what, payload in [
         ("text", {"phone": "not a number", "body": "hi"}),
         ("text", {"phone": PHONE, "body": "  "}),
         ("reply", {"role": "intern", "thread_ts": "1.2", "text": "hi"}),
         ("click", {"role": "admin", "ts": "1.2", "action_id": "x", "block": "two"}),
+        ("command", {"role": "admin", "text": "sms help"}),
     ]:
         answer = httpx.post(f"{page.api}/{what}", json=payload, timeout=15)
         assert answer.status_code == 400 and "error" in answer.json()

@@ -86,8 +86,20 @@ def sandbox_app(sandbox: Sandbox) -> Starlette:
         await sandbox.reset()
         return JSONResponse({"reset": True})
 
-    async def respond(_: Request) -> Response:
-        return Response(status_code=200)  # Slack's response_url: the bridge does not use it
+    async def command(request: Request) -> Response:
+        data = await _json(request)
+        user = _user(data)
+        typed = str(data.get("text", "")).strip()
+        if user is None or not typed.startswith("/"):
+            return JSONResponse({"error": "a role and a /command, please"}, status_code=400)
+        name, _, text = typed.partition(" ")
+        return JSONResponse({"events_status": await sandbox.slack.command(user, name, text)})
+
+    async def respond(request: Request) -> Response:
+        user = str(request.path_params["user"])
+        with contextlib.suppress(ValueError):
+            sandbox.slack.show_privately(user, await request.json())
+        return Response(status_code=200)
 
     async def slack_api(request: Request) -> Response:
         method = request.path_params["method"]
@@ -118,7 +130,8 @@ def sandbox_app(sandbox: Sandbox) -> Starlette:
         Route(f"{api}/click", click, methods=["POST"]),
         Route(f"{api}/home", home, methods=["POST"]),
         Route(f"{api}/reset", reset, methods=["POST"]),
-        Route("/sandbox/slack/respond", respond, methods=["POST"]),
+        Route(f"{api}/command", command, methods=["POST"]),
+        Route("/sandbox/slack/respond/{user}", respond, methods=["POST"]),
         Route("/sandbox/slack/api/{method:path}", slack_api, methods=["GET", "POST"]),
         Route("/2010-04-01/{path:path}", twilio_api, methods=["GET", "POST", "DELETE"]),
         Mount("/", app=sandbox.forward),

@@ -6,6 +6,7 @@ Shapes follow Slack's Events API (`event_callback` with a `message` event) and i
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
 import time
@@ -109,11 +110,55 @@ class SandboxSlack:
             "channel": {"id": self.channel, "name": "sms-inbox"},
             "message": message,
             "state": {"values": {}},
-            "response_url": f"{self._url.rsplit('/slack/', 1)[0]}/sandbox/slack/respond",
+            "response_url": f"{self._url.rsplit('/slack/', 1)[0]}/sandbox/slack/respond/{user}",
             "actions": [{**button, "block_id": block_id, "action_ts": f"{time.time():.6f}"}],
         }
         body = urlencode({"payload": json.dumps(payload)})
         return await self._send(body, "application/x-www-form-urlencoded")
+
+    async def command(self, user: str, command: str, text: str) -> int:
+        """`user` types `/command text` in the inbox channel; what the app answers, only they see.
+
+        An app answers a slash command in its HTTP response or later at `response_url`
+        (the sandbox's `/sandbox/slack/respond/USER`, which shows it the same way).
+        """
+        name = str(self.emulator.users.get(user, {}).get("name", user))
+        form = {
+            "token": "sandbox-verification-token",
+            "team_id": self.emulator.team_id,
+            "team_domain": "sandbox",
+            "channel_id": self.channel,
+            "channel_name": "sms-inbox",
+            "user_id": user,
+            "user_name": name,
+            "command": command,
+            "text": text,
+            "api_app_id": self.emulator.app_id,
+            "is_enterprise_install": "false",
+            "response_url": f"{self._url.rsplit('/slack/', 1)[0]}/sandbox/slack/respond/{user}",
+            "trigger_id": f"{int(time.time())}.{secrets.randbelow(10**12)}",
+        }
+        answer = await self._deliver(urlencode(form), "application/x-www-form-urlencoded")
+        status = answer.status_code if answer is not None else 0
+        self._journal.append({"from": "Slack", "what": f"{command} command", "status": status})
+        if answer is not None and status == 200 and answer.content:
+            with contextlib.suppress(ValueError):
+                self.show_privately(user, answer.json())
+        return status
+
+    def show_privately(self, user: str, message: Any) -> None:
+        """An answer only `user` sees, in the channel (as Slack shows a command's answer)."""
+        if not isinstance(message, dict) or not (message.get("text") or message.get("blocks")):
+            return
+        self.emulator.ephemerals.append(
+            {
+                "channel": self.channel,
+                "user": user,
+                "text": str(message.get("text") or ""),
+                "blocks": message.get("blocks") or [],
+                "message_ts": f"{time.time():.6f}",
+            }
+        )
 
     async def open_home(self, user: str) -> int:
         """`user` opens the app's Home tab: the `app_home_opened` event."""
@@ -182,12 +227,13 @@ class SandboxSlack:
         return await self._send(json.dumps(payload), "application/json")
 
     async def _send(self, body: str, content_type: str) -> int:
-        status = await self._deliver(body, content_type)
+        answer = await self._deliver(body, content_type)
+        status = answer.status_code if answer is not None else 0
         what = "interactivity" if content_type.endswith("urlencoded") else _event_name(body)
         self._journal.append({"from": "Slack", "what": what, "status": status})
         return status
 
-    async def _deliver(self, body: str, content_type: str) -> int:
+    async def _deliver(self, body: str, content_type: str) -> httpx.Response | None:
         stamp = str(int(time.time()))
         headers = {
             "Content-Type": content_type,
@@ -196,10 +242,9 @@ class SandboxSlack:
             "User-Agent": "Slackbot 1.0 (+https://api.slack.com/robots)",
         }
         try:
-            response = await self._http.post(self._url, content=body.encode(), headers=headers)
+            return await self._http.post(self._url, content=body.encode(), headers=headers)
         except httpx.HTTPError:
-            return 0
-        return response.status_code
+            return None
 
 
 def _event_name(body: str) -> str:

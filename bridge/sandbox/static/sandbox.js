@@ -244,6 +244,15 @@ document.addEventListener("DOMContentLoaded", () => {
       });
     input.value = "";
   });
+  $("#command-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const input = $("#command-text");
+    const text = input.value.trim();
+    if (!text) return;
+    const answer = await post("command", { role: $("#role").value, text: text.startsWith("/") ? text : "/" + text });
+    if (answer.events_status === 404) $("#status").textContent = "This build of smsbridge has no " + text.split(" ")[0] + " command.";
+    else input.value = "";
+  });
   $("#reset").addEventListener("click", () => {
     if (window.confirm("Start over? Every message, contact and consent goes.")) post("reset", {});
   });
