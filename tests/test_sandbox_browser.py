@@ -99,7 +99,10 @@ def _walk_through(page: Page, url: str) -> None:
     _reply(page, "Yes, it left our warehouse today & arrives <Friday>")
     expect(phone).to_contain_text("Yes, it left our warehouse today & arrives <Friday>")
     admin_reply = thread.locator(".reply", has_text="left our warehouse")
-    expect(admin_reply.locator(".reactions")).to_contain_text("📨")
+    went_out = (
+        '.reactions span[title=":incoming_envelope:"], .reactions span[title=":white_check_mark:"]'
+    )
+    expect(admin_reply.locator(went_out)).not_to_have_count(0)  # 📨 taken, or ✅ delivered
 
     # A plain member's reply stays in Slack; only they are told why.
     page.select_option("#role", "member")
