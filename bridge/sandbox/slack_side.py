@@ -1,26 +1,25 @@
-"""Slack's part in the sandbox: people's messages and clicks become signed requests to the bridge.
+"""Slack's part in the sandbox: what people do in the channel reaches the bridge, signed.
 
-Shapes follow Slack's Events API (`event_callback` with a `message` event) and interactivity
-(`block_actions`, form-encoded as `payload=`); each is signed with the signing secret.
+Each request is shaped as Slack shapes it (`slack_payloads`) and signed with the signing
+secret; what the bridge answers is journaled for the page.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import secrets
 import time
-import uuid
 from typing import Any
 from urllib.parse import urlencode
 
 import httpx
 from slack_sdk.signature import SignatureVerifier
 
+from bridge.sandbox import slack_payloads as payloads
 from bridge.sandbox.emulators import SlackEmulator
 from bridge.sandbox.world import Journal
 
-Event = dict[str, Any]
+_FORM = "application/x-www-form-urlencoded"
 
 
 class SandboxSlack:
@@ -39,7 +38,7 @@ class SandboxSlack:
         self.emulator = emulator
         self.channel = channel
         self._verifier = SignatureVerifier(signing_secret)
-        self._url = f"{public_url.rstrip('/')}/slack/events"
+        self._base = public_url.rstrip("/")
         self._http = http
         self._journal = journal
 
@@ -48,99 +47,51 @@ class SandboxSlack:
         parent = self.emulator.message(self.channel, thread_ts)
         if parent is None:
             return 404
-        blocks = _rich_text(text)
         ts = self.emulator.add_message(
-            self.channel, _escape(text), user=user, thread_ts=thread_ts, blocks=blocks
+            self.channel,
+            payloads.escape(text),
+            user=user,
+            thread_ts=thread_ts,
+            blocks=payloads.rich_text(text),
         )
-        event: Event = {
-            "client_msg_id": str(uuid.uuid4()),
-            "type": "message",
-            "text": _escape(text),
-            "user": user,
-            "ts": ts,
-            "blocks": blocks,
-            "team": self.emulator.team_id,
-            "thread_ts": thread_ts,
-            "parent_user_id": str(parent.get("user") or self.emulator.bot_user_id),
-            "channel": self.channel,
-            "event_ts": ts,
-            "channel_type": "channel",
-        }
-        return await self._send_json(self._envelope(event))
+        event = payloads.thread_reply_event(
+            self.emulator, self.channel, parent, user=user, text=text, ts=ts
+        )
+        return await self._event(event)
 
     async def click(self, user: str, message_ts: str, action_id: str, block_index: int) -> int:
         """`user` clicks a button of a stored message: the `block_actions` request."""
         message = self.emulator.message(self.channel, message_ts)
-        if message is None:
+        clicked = payloads.find_button(message, action_id, block_index) if message else None
+        if message is None or clicked is None:
             return 404
-        found = _find_button(message, action_id, block_index)
-        if found is None:
-            return 404
-        block_id, button = found
-        container: dict[str, Any] = {
-            "type": "message",
-            "message_ts": message_ts,
-            "channel_id": self.channel,
-            "is_ephemeral": False,
-        }
-        if message.get("thread_ts"):
-            container["thread_ts"] = message["thread_ts"]
-        replies = self.emulator.thread(self.channel, message_ts)
-        if replies and not message.get("thread_ts"):
-            # Slack shows a parent with replies with its thread summary.
-            users = list(dict.fromkeys(str(r.get("user", "")) for r in replies))
-            message |= {
-                "thread_ts": message_ts,
-                "reply_count": len(replies),
-                "reply_users_count": len(users),
-                "reply_users": users,
-                "latest_reply": replies[-1]["ts"],
-            }
-        name = str(self.emulator.users.get(user, {}).get("name", user))
-        payload: dict[str, Any] = {
-            "type": "block_actions",
-            "user": {"id": user, "username": name, "name": name, "team_id": self.emulator.team_id},
-            "api_app_id": self.emulator.app_id,
-            "token": "sandbox-verification-token",
-            "container": container,
-            "trigger_id": f"{int(time.time())}.{secrets.randbelow(10**12)}",
-            "team": {"id": self.emulator.team_id, "domain": "sandbox"},
-            "enterprise": None,
-            "is_enterprise_install": False,
-            "channel": {"id": self.channel, "name": "sms-inbox"},
-            "message": message,
-            "state": {"values": {}},
-            "response_url": f"{self._url.rsplit('/slack/', 1)[0]}/sandbox/slack/respond/{user}",
-            "actions": [{**button, "block_id": block_id, "action_ts": f"{time.time():.6f}"}],
-        }
-        body = urlencode({"payload": json.dumps(payload)})
-        return await self._send(body, "application/x-www-form-urlencoded")
+        payload = payloads.block_actions(
+            self.emulator,
+            self.channel,
+            user=user,
+            message=message,
+            clicked=clicked,
+            response_url=self._response_url(user),
+        )
+        answer = await self._post(urlencode({"payload": json.dumps(payload)}), _FORM)
+        return self._note("interactivity", answer)
 
     async def command(self, user: str, command: str, text: str) -> int:
-        """`user` types `/command text` in the inbox channel; what the app answers, only they see.
+        """`user` types `/command text` in the inbox channel; the answer only they see.
 
         An app answers a slash command in its HTTP response or later at `response_url`
         (the sandbox's `/sandbox/slack/respond/USER`, which shows it the same way).
         """
-        name = str(self.emulator.users.get(user, {}).get("name", user))
-        form = {
-            "token": "sandbox-verification-token",
-            "team_id": self.emulator.team_id,
-            "team_domain": "sandbox",
-            "channel_id": self.channel,
-            "channel_name": "sms-inbox",
-            "user_id": user,
-            "user_name": name,
-            "command": command,
-            "text": text,
-            "api_app_id": self.emulator.app_id,
-            "is_enterprise_install": "false",
-            "response_url": f"{self._url.rsplit('/slack/', 1)[0]}/sandbox/slack/respond/{user}",
-            "trigger_id": f"{int(time.time())}.{secrets.randbelow(10**12)}",
-        }
-        answer = await self._deliver(urlencode(form), "application/x-www-form-urlencoded")
-        status = answer.status_code if answer is not None else 0
-        self._journal.append({"from": "Slack", "what": f"{command} command", "status": status})
+        form = payloads.slash_command(
+            self.emulator,
+            self.channel,
+            user=user,
+            command=command,
+            text=text,
+            response_url=self._response_url(user),
+        )
+        answer = await self._post(urlencode(form), _FORM)
+        status = self._note(f"{command} command", answer)
         if answer is not None and status == 200 and answer.content:
             with contextlib.suppress(ValueError):
                 self.show_privately(user, answer.json())
@@ -162,17 +113,7 @@ class SandboxSlack:
 
     async def open_home(self, user: str) -> int:
         """`user` opens the app's Home tab: the `app_home_opened` event."""
-        event: Event = {
-            "type": "app_home_opened",
-            "user": user,
-            "channel": f"D{user[1:]}",
-            "tab": "home",
-            "event_ts": f"{time.time():.6f}",
-        }
-        view = self.emulator.views.get(user)
-        if view is not None:
-            event["view"] = view
-        return await self._send_json(self._envelope(event))
+        return await self._event(payloads.home_opened_event(self.emulator, user))
 
     async def echo_bot_posts(self, echoed: dict[str, str]) -> None:
         """Slack tells an app of its own posts and edits too: the bridge must ignore them."""
@@ -182,23 +123,7 @@ class SandboxSlack:
                 continue
             first = ts not in echoed
             echoed[ts] = edit
-            shown = {k: v for k, v in message.items() if k not in ("metadata", "reactions")}
-            event: Event = {**shown, "channel": self.channel, "channel_type": "channel"}
-            if first:
-                event["event_ts"] = ts
-            else:
-                now = f"{time.time():.6f}"
-                event = {
-                    "type": "message",
-                    "subtype": "message_changed",
-                    "message": shown,
-                    "channel": self.channel,
-                    "hidden": True,
-                    "ts": now,
-                    "event_ts": now,
-                    "channel_type": "channel",
-                }
-            await self._send_json(self._envelope(event))
+            await self._event(payloads.own_post_event(self.channel, message, first=first))
 
     def _bot_messages(self) -> list[dict[str, Any]]:
         found = []
@@ -206,34 +131,19 @@ class SandboxSlack:
             found += [parent, *self.emulator.thread(self.channel, parent["ts"])]
         return [m for m in found if m.get("bot_id") == self.emulator.bot_id]
 
-    def _envelope(self, event: Event) -> dict[str, Any]:
-        team = self.emulator.team_id
-        return {
-            "token": "sandbox-verification-token",
-            "team_id": team,
-            "context_team_id": team,
-            "api_app_id": self.emulator.app_id,
-            "event": event,
-            "type": "event_callback",
-            "event_id": "Ev" + secrets.token_hex(5).upper(),
-            "event_time": int(time.time()),
-            "authorizations": [
-                {"team_id": team, "user_id": self.emulator.bot_user_id, "is_bot": True}
-            ],
-            "is_ext_shared_channel": False,
-        }
+    def _response_url(self, user: str) -> str:
+        return f"{self._base}/sandbox/slack/respond/{user}"
 
-    async def _send_json(self, payload: dict[str, Any]) -> int:
-        return await self._send(json.dumps(payload), "application/json")
+    async def _event(self, event: dict[str, Any]) -> int:
+        body = json.dumps(payloads.envelope(self.emulator, event))
+        return self._note(payloads.event_name(body), await self._post(body, "application/json"))
 
-    async def _send(self, body: str, content_type: str) -> int:
-        answer = await self._deliver(body, content_type)
+    def _note(self, what: str, answer: httpx.Response | None) -> int:
         status = answer.status_code if answer is not None else 0
-        what = "interactivity" if content_type.endswith("urlencoded") else _event_name(body)
         self._journal.append({"from": "Slack", "what": what, "status": status})
         return status
 
-    async def _deliver(self, body: str, content_type: str) -> httpx.Response | None:
+    async def _post(self, body: str, content_type: str) -> httpx.Response | None:
         stamp = str(int(time.time()))
         headers = {
             "Content-Type": content_type,
@@ -242,39 +152,8 @@ class SandboxSlack:
             "User-Agent": "Slackbot 1.0 (+https://api.slack.com/robots)",
         }
         try:
-            return await self._http.post(self._url, content=body.encode(), headers=headers)
+            return await self._http.post(
+                f"{self._base}/slack/events", content=body.encode(), headers=headers
+            )
         except httpx.HTTPError:
             return None
-
-
-def _event_name(body: str) -> str:
-    event = json.loads(body).get("event", {})
-    name = str(event.get("type", "?"))
-    if event.get("subtype"):
-        name += f" ({event['subtype']})"
-    if event.get("bot_id") or (event.get("message") or {}).get("bot_id"):
-        name += ", the app's own"
-    return name
-
-
-def _escape(text: str) -> str:
-    """Slack's escaping of what a person typed, as it arrives in a message's `text`."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def _rich_text(text: str) -> list[dict[str, Any]]:
-    section = {"type": "rich_text_section", "elements": [{"type": "text", "text": text}]}
-    return [{"type": "rich_text", "block_id": secrets.token_hex(2), "elements": [section]}]
-
-
-def _find_button(
-    message: dict[str, Any], action_id: str, index: int
-) -> tuple[str, dict[str, Any]] | None:
-    """The block_id and button clicked; Slack names blocks posted without a block_id itself."""
-    blocks = message.get("blocks") or []
-    if not 0 <= index < len(blocks) or blocks[index].get("type") != "actions":
-        return None
-    for element in blocks[index].get("elements") or []:
-        if element.get("action_id") == action_id:
-            return str(blocks[index].get("block_id") or f"b{index}"), dict(element)
-    return None
