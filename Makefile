@@ -20,6 +20,7 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 unit: $(STAMP)
+	.ci/ensure-chromium
 	.ci/with-postgres $(BIN)/pytest -q
 
 test: lint unit

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 from sqlmodel import Session
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.routing import Route
 
 from bot.events import SlackEventsEndpoint
@@ -21,6 +22,7 @@ from bot.outage import explain
 from bot.people import SlackPeople
 from bot.permalinks import SlackLinks
 from bot.poster import SlackPoster, make_client
+from bot.startup import announce
 from bridge.auto_texts import AUTORESPOND, SEND_AUTO, AutoResponder
 from bridge.config import Settings
 from bridge.delivery import Delivery
@@ -28,6 +30,7 @@ from bridge.health import healthz
 from bridge.held_replies import HELD_NOT_SENT, HOLD_NOTICE
 from bridge.inbound import CONSENT_EVENT, POST_EVENT, POST_TEXT, UPDATE_CARD
 from bridge.inbox import SLA_CHECK
+from bridge.logs import RequestIdMiddleware
 from bridge.mail_jobs import mail_runners
 from bridge.media_endpoint import MediaEndpoint
 from bridge.media_setup import media_runners, outbound_media
@@ -188,6 +191,7 @@ def create_app(settings: Settings, *, public_url: str, clock: Clock | None = Non
         if service.home is not None:
             service.home.start()
         log.info("smsbridge is up; Twilio webhook at %s/twilio/sms", public_url.rstrip("/"))
+        announcer = announce(settings)
         try:
             yield
         finally:
@@ -195,6 +199,7 @@ def create_app(settings: Settings, *, public_url: str, clock: Clock | None = Non
                 service.home.stop()
             service.worker.stop()
             service.engine.dispose()
+            announcer.stop()
 
     routes = [
         Route("/twilio/sms", sms.handle, methods=["POST"]),
@@ -203,4 +208,4 @@ def create_app(settings: Settings, *, public_url: str, clock: Clock | None = Non
         Route("/healthz", healthz(service.engine, clock.now), methods=["GET"]),
         Route("/media/{token}", files.handle, methods=["GET"]),
     ]
-    return Starlette(routes=routes, lifespan=lifespan)
+    return Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(RequestIdMiddleware)])

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bridge.config import ConfigError, Settings, load_settings
+from bridge.logs import configure_logging
 
 log = logging.getLogger("smsbridge")
 
@@ -18,19 +19,30 @@ log = logging.getLogger("smsbridge")
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse the command line, load settings once, and run the command."""
     args = _parser().parse_args(argv)
+    if args.command == "manifest":
+        from bot.manifest import manifest_text
+
+        print(manifest_text(args.url), end="")
+        return 0
     try:
         settings = load_settings()
     except ConfigError as exc:
         print(f"smsbridge: configuration error: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    # Each migration step at INFO is noise on every start and every command.
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    configure_logging(settings.log_level)
     command: str = args.command
     if command == "serve":
+        if args.sandbox or settings.is_unconfigured():
+            from bridge.sandbox.run import serve_sandbox
+
+            return serve_sandbox(
+                settings, host=args.host, port=args.port, allow_remote=args.allow_remote
+            )
         return _serve(settings, host=args.host, port=args.port)
+    if command == "check":
+        from bridge.check import run_check
+
+        return run_check(settings, fix=args.fix)
     if command == "worker":
         return _worker(settings)
     if command == "email":
@@ -54,6 +66,18 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="HTTP endpoints, delivery worker and scheduler")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument(
+        "--sandbox", action="store_true", help="the built-in sandbox: emulated Slack and Twilio"
+    )
+    serve.add_argument(
+        "--allow-remote", action="store_true", help="let the sandbox listen beyond this machine"
+    )
+    manifest = commands.add_parser("manifest", help="print the Slack app manifest")
+    manifest.add_argument("--url", required=True, type=_public_url, help="e.g. https://sms.x.com")
+    check = commands.add_parser("check", help="check the configuration against Slack and Twilio")
+    check.add_argument(
+        "--fix", action="store_true", help="point the numbers' SMS webhooks at PUBLIC_URL"
+    )
     commands.add_parser("worker", help="delivery worker without HTTP")
     contacts = commands.add_parser("contacts", help="contact lists as CSV")
     contacts_commands = contacts.add_subparsers(dest="contacts_command", required=True)
@@ -72,12 +96,21 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _public_url(raw: str) -> str:
+    from bot.manifest import NotAUrl, public_base
+
+    try:
+        return public_base(raw)
+    except NotAUrl as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _require_credentials(settings: Settings) -> bool:
     missing = settings.missing_credentials()
     if missing:
         print(
             "smsbridge: set " + ", ".join(missing) + " in the environment or .env "
-            "(see .env.example); the built-in sandbox is not available yet",
+            "(see .env.example), or unset them all to try the built-in sandbox",
             file=sys.stderr,
         )
         return False
@@ -93,7 +126,15 @@ def _serve(settings: Settings, *, host: str, port: int) -> int:
         return 2
     public_url = settings.public_url or f"http://{host}:{port}"
     app = create_app(settings, public_url=public_url)
-    uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower(), access_log=False)
+    # log_config=None: uvicorn logs through our handler (JSON off a terminal) too.
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level=settings.log_level.lower(),
+        access_log=False,
+        log_config=None,
+    )
     return 0
 
 
@@ -111,10 +152,14 @@ def _worker(settings: Settings) -> int:
     if service.home is not None:
         service.home.start()
     log.info("delivery worker running")
+    from bot.startup import announce
+
+    announcer = announce(settings)
     stop.wait()
     if service.home is not None:
         service.home.stop()
     service.worker.stop()
+    announcer.stop()
     return 0
 
 

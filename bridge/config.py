@@ -125,6 +125,19 @@ class Settings:
         """Whether `number` is one of ours (a route or the default sender)."""
         return number in self.routes or number == self.twilio_from
 
+    def is_unconfigured(self) -> bool:
+        """Whether nothing of a live deployment is set (then `serve` starts the sandbox)."""
+        live = (
+            self.slack_bot_token,
+            self.slack_signing_secret,
+            self.slack_channel,
+            self.twilio_account_sid,
+            self.twilio_auth_token,
+            self.twilio_from,
+            self.twilio_messaging_service_sid,
+        )
+        return not any(live) and not self.routes
+
 
 def _text(raw: str) -> str:
     return raw

@@ -16,7 +16,7 @@ import socket
 import ssl
 import threading
 import unicodedata
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from email import policy
@@ -252,9 +252,16 @@ class SmtpMailer:
     def send(self, message: EmailMessage, recipients: Sequence[str]) -> Receipt:
         """Send `message` to `recipients`; see MailTransport."""
         data = message.as_bytes(policy=policy.SMTP)
+        return self._run(lambda smtp: _transaction(smtp, self._envelope_sender, recipients, data))
+
+    def probe(self) -> None:
+        """Connect, upgrade to TLS and log in as a send would, then hang up (`smsbridge check`)."""
+        self._run(lambda smtp: Receipt(accepted=(), refused={}, reply=""))
+
+    def _run(self, work: Callable[[smtplib.SMTP], Receipt]) -> Receipt:
         try:
             with self._session() as smtp:
-                receipt = _transaction(smtp, self._envelope_sender, recipients, data)
+                receipt = work(smtp)
         except MailUnavailable as refused:
             raise self._failed(refused) from None
         except MailRefused:

@@ -20,9 +20,9 @@ from slack_sdk.signature import SignatureVerifier
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.rest import Client
 
+from bridge.sandbox.emulators._server import EmulatorServer, Request, Response
 from bridge.twilio_transport import ApiOriginHttpClient, normalize_origin
 from tests.emulators import SlackEmulator, TwilioEmulator
-from tests.emulators._server import EmulatorServer, Request, Response
 from tests.slack_events import SlackEvents
 
 SID = "AC" + "1234abcd" * 4

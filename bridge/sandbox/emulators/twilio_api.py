@@ -11,7 +11,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from tests.emulators._server import (
+from bridge.sandbox.emulators._server import (
     Call,
     EmulatorServer,
     Fault,
@@ -21,9 +21,9 @@ from tests.emulators._server import (
     format_retry_after,
     parse_body,
 )
-from tests.emulators._twilio_media import CDN_PREFIX, TwilioMediaMixin
-from tests.emulators._twilio_ops import Json, Params, TwilioRestApi, twilio_error
-from tests.emulators._twilio_resources import (
+from bridge.sandbox.emulators._twilio_media import CDN_PREFIX, TwilioMediaMixin
+from bridge.sandbox.emulators._twilio_ops import Json, Params, TwilioRestApi, twilio_error
+from bridge.sandbox.emulators._twilio_resources import (
     API_VERSION,
     error_payload,
     media_resource,
@@ -183,6 +183,12 @@ class TwilioEmulator(TwilioMediaMixin, TwilioRestApi, EmulatorServer):
                 for s in sorted(self._messages.values(), key=lambda s: s.seq)
                 if s.outbound_api
             ]
+
+    def messages(self) -> list[Json]:
+        """Every message on the account (sent, received, seeded), oldest first, as resources."""
+        with self._lock:
+            ordered = sorted(self._messages.values(), key=lambda s: s.seq)
+            return [{**copy.deepcopy(s.resource), **copy.deepcopy(s.extras)} for s in ordered]
 
     def seed_message(
         self,

@@ -10,7 +10,7 @@ from typing import Any
 
 import emoji
 
-from tests.emulators._slack_store import (
+from bridge.sandbox.emulators._slack_store import (
     Message,
     SlackError,
     SlackStore,

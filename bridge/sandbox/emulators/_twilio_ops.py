@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from tests.emulators._server import Response
-from tests.emulators._twilio_resources import (
+from bridge.sandbox.emulators._server import Response
+from bridge.sandbox.emulators._twilio_resources import (
     API_VERSION,
     error_payload,
     matches_date,

@@ -10,8 +10,8 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from tests.emulators._server import Response
-from tests.emulators._slack_store import Message, SlackError
+from bridge.sandbox.emulators._server import Response
+from bridge.sandbox.emulators._slack_store import Message, SlackError
 
 Params = dict[str, Any]
 UPLOAD_PREFIX = "/upload/v1/"

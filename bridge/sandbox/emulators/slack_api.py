@@ -8,7 +8,7 @@ import json
 import time
 from typing import Any
 
-from tests.emulators._server import (
+from bridge.sandbox.emulators._server import (
     Call,
     EmulatorServer,
     Fault,
@@ -18,11 +18,25 @@ from tests.emulators._server import (
     format_retry_after,
     parse_body,
 )
-from tests.emulators._slack_files import FILES_PREFIX, UPLOAD_PREFIX, SlackFilesMixin
-from tests.emulators._slack_methods import Params, SlackWebApi, make_user
-from tests.emulators._slack_store import Message, SlackError
+from bridge.sandbox.emulators._slack_files import FILES_PREFIX, UPLOAD_PREFIX, SlackFilesMixin
+from bridge.sandbox.emulators._slack_methods import Params, SlackWebApi, make_user
+from bridge.sandbox.emulators._slack_store import Message, SlackError
 
 JSON_FIELDS = ("blocks", "attachments", "metadata", "view")
+# The scopes a fully installed smsbridge bot token has (Slack sends them in X-OAuth-Scopes).
+DEFAULT_SCOPES = [
+    "chat:write",
+    "channels:history",
+    "groups:history",
+    "reactions:write",
+    "users:read",
+    "usergroups:read",
+    "channels:read",
+    "groups:read",
+    "commands",
+    "files:read",
+    "files:write",
+]
 
 
 def decode_json_fields(params: Params) -> None:
@@ -48,6 +62,7 @@ class SlackEmulator(SlackFilesMixin, SlackWebApi, EmulatorServer):
         team_domain: str = "example",
     ) -> None:
         """Configure identity; `emu.token` may be changed at runtime (revocation)."""
+        self.scopes: list[str] = list(DEFAULT_SCOPES)
         EmulatorServer.__init__(self)
         SlackWebApi.__init__(self, bot_user_id, bot_id, team_id, app_id, team_domain)
         self.token = token
@@ -141,7 +156,8 @@ class SlackEmulator(SlackFilesMixin, SlackWebApi, EmulatorServer):
                 payload = route(copy.deepcopy(params))
         except SlackError as exc:
             payload = {"ok": False, "error": exc.code}
-        return Response.json(200, payload)
+        # Slack tells every authenticated call which scopes its token carries.
+        return Response.json(200, payload, {"X-OAuth-Scopes": ",".join(self.scopes)})
 
     # -- test-side accessors -----------------------------------------------------------------
 

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from twilio.request_validator import RequestValidator
 
-from tests.emulators._server import Response
-from tests.emulators._twilio_resources import API_VERSION, new_sid
+from bridge.sandbox.emulators._server import Response
+from bridge.sandbox.emulators._twilio_resources import API_VERSION, new_sid
 
 CDN_PREFIX = "/mms-media/"
 # Twilio fetches MediaUrl with a GET; it gives up on a file over the MMS cap.
