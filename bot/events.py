@@ -11,6 +11,7 @@ from typing import Any
 from slack_bolt import Ack, App, BoltRequest
 from slack_bolt.adapter.starlette.handler import to_starlette_response
 from slack_bolt.authorization import AuthorizeResult
+from slack_bolt.request.internals import parse_body
 from slack_sdk import WebClient
 from slack_sdk.signature import SignatureVerifier
 from sqlalchemy import Engine
@@ -21,6 +22,7 @@ from starlette.responses import PlainTextResponse, Response
 
 from bot.blocks import CONSENT_HISTORY, MARK_UNSUBSCRIBED, history_text
 from bot.feedback import SlackFeedback
+from bot.payload_shape import shape_problem
 from bot.quiet_actions import QuietActions
 from bridge.config import Settings
 from bridge.consent_actions import consent_history, mark_unsubscribed
@@ -95,18 +97,23 @@ class SlackEventsEndpoint:
             body = await read_capped(request, MAX_BODY_BYTES)
         except BodyTooLarge:
             return PlainTextResponse("request body too large", status_code=413)
-        if not self._verifier.is_valid_request(body, dict(request.headers)):
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:  # Slack sends UTF-8; the verifier would fail on the rest
+            return PlainTextResponse("expected a UTF-8 body", status_code=400)
+        if not self._verifier.is_valid_request(text, dict(request.headers)):
             log.warning("refused a Slack request with a missing, wrong or stale signature")
             return PlainTextResponse("invalid signature", status_code=401)
         try:
-            bolt_request = BoltRequest(
-                body=body.decode("utf-8"),
-                query=request.url.query,
-                headers=dict(request.headers),
-            )
-        except ValueError:  # JSON and UTF-8 errors: retrying will not fix them
-            log.debug("ignored a signed but malformed Slack request")
+            problem = shape_problem(parse_body(text, request.headers.get("content-type")))
+        except ValueError:  # not JSON
+            problem = "not JSON or a form"
+        if problem is not None:  # retrying will not fix it: answered, not dispatched
+            log.debug("ignored a signed but malformed Slack request: %s", problem)
             return PlainTextResponse("", status_code=200)
+        bolt_request = BoltRequest(
+            body=text, query=request.url.query, headers=dict(request.headers)
+        )
         response = await run_in_threadpool(self.bolt.dispatch, bolt_request)
         return to_starlette_response(response)
 
