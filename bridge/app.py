@@ -30,6 +30,7 @@ from bridge.mail_jobs import mail_runners
 from bridge.ports import Clock, SystemClock
 from bridge.reply_intake import DELAY_NOTICE, FAILURE_NOTICE, RECALL_NOTICE, SEND_REPLY
 from bridge.reply_sender import ReplySender
+from bridge.retention import sweeper_for
 from bridge.twilio_gateway import TwilioGateway
 from bridge.twilio_status import TwilioStatusWebhook
 from bridge.twilio_webhook import TwilioSmsWebhook
@@ -145,14 +146,20 @@ def create_app(settings: Settings, *, public_url: str, clock: Clock | None = Non
         people=service.people,
     )
 
+    sweeper = sweeper_for(settings, service.engine, clock)
+
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         prepare_database(service.engine)
         service.worker.start()
+        if sweeper is not None:
+            sweeper.start()
         log.info("smsbridge is up; Twilio webhook at %s/twilio/sms", public_url.rstrip("/"))
         try:
             yield
         finally:
+            if sweeper is not None:
+                sweeper.stop()
             service.worker.stop()
             service.engine.dispose()
 

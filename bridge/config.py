@@ -92,6 +92,10 @@ class Settings:
     opt_out_keywords: tuple[str, ...] = DEFAULT_OPT_OUT
     opt_in_keywords: tuple[str, ...] = DEFAULT_OPT_IN
     help_keywords: tuple[str, ...] = DEFAULT_HELP
+    # Texts per minute from one number above which its posts are combined (None: never).
+    flood_limit: int | None = 20
+    # Message words older than this many days are purged (None: kept).
+    retention_days: int | None = None
 
     def missing_credentials(self) -> list[str]:
         """Names of the variables a live (non-sandbox) deployment still needs."""
@@ -221,6 +225,15 @@ def _int(low: int) -> Callable[[str], int]:
     return parse
 
 
+def _off_or_int(raw: str) -> int | None:
+    if raw.lower() == "off":
+        return None
+    try:
+        return _int(1)(raw)
+    except ValueError:
+        raise ValueError("expected a whole number of at least 1, or off") from None
+
+
 def _positive_float(raw: str) -> float:
     value = float(raw)
     if not value > 0:
@@ -328,6 +341,8 @@ _FIELDS: dict[str, tuple[str, Callable[[str], Any], bool]] = {
     "OPT_OUT_KEYWORDS": ("opt_out_keywords", _keywords, False),
     "OPT_IN_KEYWORDS": ("opt_in_keywords", _keywords, False),
     "HELP_KEYWORDS": ("help_keywords", _keywords, False),
+    "FLOOD_LIMIT": ("flood_limit", _off_or_int, False),
+    "RETENTION_DAYS": ("retention_days", _off_or_int, False),
 }
 
 
