@@ -10,7 +10,15 @@ from sqlmodel import Session, col, select
 
 from bridge.consent import describe_source
 from bridge.phones import international
-from store.models import ConsentChange, Contact, Message, PrivacyLog, ReplyAudit, TimezoneChange
+from store.models import (
+    ConsentChange,
+    Contact,
+    Message,
+    OutboundSms,
+    PrivacyLog,
+    ReplyAudit,
+    TimezoneChange,
+)
 
 # What each reply decision is, for the reader of the log.
 _REPLY_EVENTS = {
@@ -40,11 +48,12 @@ def entries(
     session: Session, *, since: datetime | None = None, contact_id: int | None = None
 ) -> list[Entry]:
     """Every audited event, oldest first, optionally from `since` and for one contact."""
+    # At the same instant a consent change comes first: it is what the sends that follow obey.
     found = [
-        *_replies(session, since, contact_id),
-        *_automatic(session, since, contact_id),
         *_consent(session, since, contact_id),
         *_zones(session, since, contact_id),
+        *_replies(session, since, contact_id),
+        *_automatic(session, since, contact_id),
         *_erasures(session, since, contact_id),
     ]
     names = _contacts(session, {e.contact for e in found if e.contact})
@@ -68,14 +77,21 @@ def _replies(session: Session, since: datetime | None, cid: int | None) -> Itera
 
 def _automatic(session: Session, since: datetime | None, cid: int | None) -> Iterator[Entry]:
     """Texts smsbridge sent by itself: the autoresponder, START and HELP answers."""
-    query = select(Message).where(Message.kind == "auto", Message.status == "sent")
+    # Sent means Twilio took its first part; the message's own status moves on once posted.
+    query = (
+        select(Message, OutboundSms)
+        .join(OutboundSms, col(OutboundSms.message_id) == col(Message.id))
+        .where(Message.kind == "auto", OutboundSms.part == 0)
+        .where(col(OutboundSms.twilio_sid).is_not(None))
+    )
     if since is not None:
-        query = query.where(col(Message.updated_at) >= since)
+        query = query.where(col(OutboundSms.created_at) >= since)
     if cid is not None:
         query = query.where(Message.contact_id == cid)
-    for row in session.exec(query):
-        detail = f"automatic text {row.id} ({row.keyword or 'auto'})"
-        yield Entry(row.updated_at, "send", "smsbridge", str(row.contact_id), detail)
+    for message, part in session.exec(query):
+        at = part.attempted_at or part.created_at
+        detail = f"automatic text {message.id} ({message.keyword or 'auto'})"
+        yield Entry(at, "send", "smsbridge", str(message.contact_id), detail)
 
 
 def _consent(session: Session, since: datetime | None, cid: int | None) -> Iterator[Entry]:
