@@ -23,9 +23,10 @@ from bot.poster import SlackPoster, make_client
 from bridge.auto_texts import AUTORESPOND, SEND_AUTO, AutoResponder
 from bridge.config import Settings
 from bridge.delivery import Delivery
+from bridge.flood_notice import FloodNotice
 from bridge.health import healthz
 from bridge.held_replies import HELD_NOT_SENT, HOLD_NOTICE
-from bridge.inbound import CONSENT_EVENT, POST_EVENT, POST_TEXT, UPDATE_CARD
+from bridge.inbound import CONSENT_EVENT, FLOOD_NOTE, POST_EVENT, POST_TEXT, UPDATE_CARD
 from bridge.mail_jobs import mail_runners
 from bridge.ports import Clock, SystemClock
 from bridge.reply_intake import DELAY_NOTICE, FAILURE_NOTICE, RECALL_NOTICE, SEND_REPLY
@@ -62,7 +63,10 @@ def build_service(
     client = make_client(token=settings.slack_bot_token, base_url=settings.slack_api_url)
     poster = SlackPoster(client, rate=settings.slack_post_rate, burst=settings.slack_post_burst)
     delivery = Delivery(
-        sink=poster, default_zone=settings.default_timezone, policy=settings.quiet_policy
+        sink=poster,
+        default_zone=settings.default_timezone,
+        policy=settings.quiet_policy,
+        flood_limit=settings.flood_limit,
     )
     public_url = public_url or settings.public_url
     sms = TwilioGateway(
@@ -91,6 +95,7 @@ def build_service(
     runners |= {DELAY_NOTICE: sender, AUTORESPOND: AutoResponder(settings)}
     runners |= {SEND_AUTO: sender, CONSENT_EVENT: delivery}
     runners |= {HOLD_NOTICE: sender, HELD_NOT_SENT: sender}
+    runners[FLOOD_NOTE] = FloodNotice(sink=poster, limit=settings.flood_limit or 0)
     links = SlackLinks(
         make_client(token=settings.slack_bot_token, base_url=settings.slack_api_url, timeout=5)
     )
