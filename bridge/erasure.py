@@ -16,10 +16,17 @@ from sqlalchemy import ColumnElement, case, delete, update
 from sqlalchemy.orm import Mapped
 from sqlmodel import Session, col, select
 
-from bridge.inbound import sender_key
+from bridge.inbound import UPDATE_CARD, sender_key
 from bridge.phones import parse_e164
 from store import jobs, privacy
-from store.models import Contact, DeliveryJob, Message, OutboundSms, TimezoneChange
+from store.models import (
+    Contact,
+    Conversation,
+    DeliveryJob,
+    Message,
+    OutboundSms,
+    TimezoneChange,
+)
 
 ERASED = "erased"
 
@@ -77,6 +84,12 @@ def forget(session: Session, *, contact: Contact, actor: str, at: datetime) -> E
         .where(col(DeliveryJob.contact_id) == cid, col(DeliveryJob.state) == jobs.PENDING)
         .values(state=jobs.DONE, completed_at=at, locked_until=None, last_error="erased")
     ).rowcount  # type: ignore[attr-defined]
+    # conversation: kept; each thread's header is redrawn without the number or the name.
+    threads = select(Conversation).where(
+        col(Conversation.contact_id) == cid, col(Conversation.parent_ts).is_not(None)
+    )
+    for conversation in session.exec(threads):
+        jobs.enqueue_in_thread(session, kind=UPDATE_CARD, conversation=conversation, at=at)
     # timezone_change: a zone is a fact about the person; nothing points at these rows.
     zones = session.execute(
         delete(TimezoneChange).where(col(TimezoneChange.contact_id) == cid)

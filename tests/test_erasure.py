@@ -84,6 +84,12 @@ def test_forget_erases_words_number_and_profile_but_keeps_the_opt_out(
         [entry] = session.exec(select(PrivacyLog)).all()
         assert (entry.action, entry.actor, entry.contact_id) == ("forget", "dpo", contact.id)
 
+    # The thread's header no longer shows who it was.
+    def header_erased() -> bool:
+        header = bridge.slack.message(CHANNEL, thread)
+        return header is not None and "415" not in str(header["text"])
+
+    bridge.slack.wait_for(header_erased, timeout=10)
     # They text again: a new contact, still opted out, so not even the autoresponder answers.
     sent_before = len(bridge.twilio_api.sent)
     bridge.text("hello again")
