@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,7 @@ import pytest
 SCRIPT = Path(__file__).parent.parent / ".ci" / "audit-deps"
 
 
-def audit(tmp_path: Path, report: dict[str, object] | None) -> subprocess.CompletedProcess[str]:
+def audit(tmp_path: Path, report: Mapping[str, object] | None) -> subprocess.CompletedProcess[str]:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     (bin_dir / "python").symlink_to(sys.executable)
