@@ -36,7 +36,7 @@ def lookup(_id: str) -> str | None:
     return None
 
 
-@fuzz(150)
+@fuzz(120)
 @given(text=hostile)
 def test_the_markup_converter_answers_any_text_and_split_keeps_every_character(
     text: str,
@@ -62,7 +62,7 @@ def all_text(blocks: object) -> list[str]:
     return [blocks] if isinstance(blocks, str) else []
 
 
-@fuzz(150)
+@fuzz(120)
 @given(body=hostile, name=hostile, location=hostile)
 def test_customer_words_can_never_become_slack_markup(body: str, name: str, location: str) -> None:
     """No `<@U…>` mention, `<!channel>` ping or `<http…>` link from what a customer sent or
@@ -87,7 +87,7 @@ def test_customer_words_can_never_become_slack_markup(body: str, name: str, loca
             assert re.fullmatch(r"(?:[^&]|&amp;|&lt;|&gt;)*", shown(piece), re.DOTALL), piece
 
 
-@fuzz(150)
+@fuzz(120)
 @given(body=hostile, opt_out_type=st.none() | st.sampled_from(["STOP", "START", "HELP", "x"]))
 def test_the_keyword_matcher_reads_whole_messages_only(body: str, opt_out_type: str | None) -> None:
     tick("parser: keyword matcher")
@@ -130,7 +130,7 @@ def test_a_csv_import_reads_or_refuses_every_line_of_any_file(
             assert parse_e164(row.phone) == row.phone
 
 
-@fuzz(150)
+@fuzz(120)
 @given(window=st.text(max_size=20), rules=st.text(max_size=40))
 def test_quiet_hours_parse_or_are_refused_with_a_value_error(window: str, rules: str) -> None:
     tick("parser: quiet hours")

@@ -243,7 +243,7 @@ def mutate(payload: dict[str, Any], path: tuple[Any, ...], new: Any, drop: bool)
         parent[path[-1]] = new
 
 
-@fuzz(60)
+@fuzz(45)
 @given(data=st.data())
 def test_mutated_payloads_never_fail_and_text_nobody(inbox: Inbox, data: st.DataObject) -> None:
     tick("slack mutated payloads")
