@@ -99,3 +99,28 @@ def test_below_the_limit_nothing_changes(bridge: Bridge, clock: FakeClock) -> No
         f"text {n}" for n in range(1, 5)
     ]
     assert not any("more than" in t for t in thread_texts(bridge))
+
+
+def test_a_combined_post_whose_answer_was_lost_is_neither_doubled_nor_split(
+    bridge: Bridge, clock: FakeClock
+) -> None:
+    for n in range(1, 8):
+        bridge.text(f"text {n}")
+        clock.advance(1)
+    bridge.slack.wait_for(lambda: any("more than 3 texts" in t for t in thread_texts(bridge)))
+    # Slack stores the combined post but its answer never arrives (a 500 after the effect).
+    bridge.slack.fail("chat.postMessage", status=500, effect=True)
+    clock.current = START.replace(second=0) + timedelta(minutes=1, seconds=1)
+    bridge.slack.wait_for(lambda: any("text 7" in t for t in thread_texts(bridge)), timeout=10)
+    bridge.text("text 8")  # wakes the worker for the retry, and waits for the next minute
+    clock.current = START.replace(second=0) + timedelta(minutes=2, seconds=1)
+    bridge.slack.wait_for(lambda: any("text 8" in t for t in thread_texts(bridge)), timeout=15)
+    shown = [t for t in thread_texts(bridge) if "text " in t]
+    assert shown == [
+        "text 1",
+        "text 2",
+        "text 3",
+        "\n".join(f"[18:00:{10 + n}] text {n + 1}" for n in range(3, 7)),
+        "text 8",  # alone in its minute: shown as it came
+    ]
+    assert {m.status for m in bridge_messages(bridge) if m.direction == "inbound"} == {"posted"}
