@@ -3,13 +3,20 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint unit bench clean
+.PHONY: run test lint unit bench clean lock
 
-$(STAMP): pyproject.toml
+# Exactly the versions in requirements.lock, each checked against its hash; then the project.
+$(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
+
+# After changing the dependencies in pyproject.toml: pin them anew, from PyPI only.
+lock: $(STAMP)
+	$(BIN)/pip-compile --quiet --extra dev --generate-hashes --allow-unsafe --strip-extras \
+		--no-emit-find-links --no-emit-index-url --index-url https://pypi.org/simple \
+		--output-file requirements.lock pyproject.toml
 
 run: $(STAMP)
 	$(BIN)/smsbridge serve
@@ -18,6 +25,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check bot bridge store tests bench
 	$(BIN)/ruff format --check bot bridge store tests bench
 	$(BIN)/mypy
+	.ci/audit-deps
 
 unit: $(STAMP)
 	.ci/ensure-chromium

@@ -11,6 +11,7 @@ from typing import Any
 from slack_bolt import Ack, App, BoltRequest, BoltResponse
 from slack_bolt.adapter.starlette.handler import to_starlette_response
 from slack_bolt.authorization import AuthorizeResult
+from slack_bolt.request.internals import parse_body
 from slack_sdk import WebClient
 from slack_sdk.signature import SignatureVerifier
 from sqlalchemy import Engine
@@ -22,6 +23,7 @@ from starlette.responses import PlainTextResponse, Response
 from bot.blocks import CONSENT_HISTORY, MARK_UNSUBSCRIBED, history_text
 from bot.feedback import SlackFeedback
 from bot.inbox_listeners import register as register_inbox
+from bot.payload_shape import shape_problem
 from bot.payloads import malformed_interaction
 from bot.quiet_actions import QuietActions
 from bridge.config import Settings
@@ -100,18 +102,23 @@ class SlackEventsEndpoint:
             body = await read_capped(request, MAX_BODY_BYTES)
         except BodyTooLarge:
             return PlainTextResponse("request body too large", status_code=413)
-        if not self._verifier.is_valid_request(body, dict(request.headers)):
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:  # Slack sends UTF-8; the verifier would fail on the rest
+            return PlainTextResponse("expected a UTF-8 body", status_code=400)
+        if not self._verifier.is_valid_request(text, dict(request.headers)):
             log.warning("refused a Slack request with a missing, wrong or stale signature")
             return PlainTextResponse("invalid signature", status_code=401)
         try:
-            bolt_request = BoltRequest(
-                body=body.decode("utf-8"),
-                query=request.url.query,
-                headers=dict(request.headers),
-            )
-        except ValueError:  # JSON and UTF-8 errors: retrying will not fix them
-            log.debug("ignored a signed but malformed Slack request")
+            problem = shape_problem(parse_body(text, request.headers.get("content-type")))
+        except ValueError:  # not JSON
+            problem = "not JSON or a form"
+        if problem is not None:  # retrying will not fix it: answered, not dispatched
+            log.debug("ignored a signed but malformed Slack request: %s", problem)
             return PlainTextResponse("", status_code=200)
+        bolt_request = BoltRequest(
+            body=text, query=request.url.query, headers=dict(request.headers)
+        )
         if malformed_interaction(bolt_request.body):
             log.debug("ignored a signed button payload without an action")
             return PlainTextResponse("", status_code=200)
@@ -176,7 +183,7 @@ class SlackEventsEndpoint:
 
     def _show_consent_history(self, body: dict[str, Any], client: WebClient) -> None:
         where = _clicked(body)
-        if where is None or not where.value.isdigit():
+        if where is None or not where.value.isdecimal():
             return
         with Session(self._engine) as session:
             name, lines = consent_history(session, contact_id=int(where.value))
@@ -186,7 +193,7 @@ class SlackEventsEndpoint:
     def _mark_unsubscribed(self, ack: Ack, body: dict[str, Any]) -> None:
         """Recorded before the ack, like a reply: a click Slack saw answered is never lost."""
         where = _clicked(body)
-        if where is not None and where.value.isdigit():
+        if where is not None and where.value.isdecimal():
             with write_gate(self._engine), Session(self._engine) as session:
                 contact = mark_unsubscribed(
                     session, message_id=int(where.value), actor=where.user, at=self._now()

@@ -43,7 +43,7 @@ def register(
         access = access_of(people, user)
         if not access.allowed:
             text = access.reason
-        elif not value.isdigit():
+        elif not value.isdecimal():
             return
         else:
             with write_gate(engine), Session(engine) as session:

@@ -66,7 +66,7 @@ class QuietActions:
 
     def _press(self, body: dict[str, Any], client: WebClient, press: Callable[..., Any]) -> None:
         where = _where(body)
-        if where is None or not where[3].isdigit():
+        if where is None or not where[3].isdecimal():
             return
         channel, user, thread_ts, value = where
         role = self._people.role_of(user)
@@ -81,7 +81,7 @@ class QuietActions:
     def _open_zone_dialog(self, body: dict[str, Any], client: WebClient) -> None:
         value = str((body.get("actions") or [{}])[0].get("value") or "")
         trigger = body.get("trigger_id")
-        if not value.isdigit() or not isinstance(trigger, str):
+        if not value.isdecimal() or not isinstance(trigger, str):
             return
         with Session(self._engine) as session:
             contact = session.get(Contact, int(value))
@@ -100,7 +100,7 @@ class QuietActions:
         zone = str(
             ((values.get(TIMEZONE_BLOCK) or {}).get(TIMEZONE_INPUT) or {}).get("value") or ""
         )
-        if not contact_id.isdigit():
+        if not contact_id.isdecimal():
             ack()
             return
         if self._people.role_of(user) not in ALLOWED_ROLES:

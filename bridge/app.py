@@ -26,9 +26,10 @@ from bot.startup import announce
 from bridge.auto_texts import AUTORESPOND, SEND_AUTO, AutoResponder
 from bridge.config import Settings
 from bridge.delivery import Delivery
+from bridge.flood_notice import FloodNotice
 from bridge.health import healthz
 from bridge.held_replies import HELD_NOT_SENT, HOLD_NOTICE
-from bridge.inbound import CONSENT_EVENT, POST_EVENT, POST_TEXT, UPDATE_CARD
+from bridge.inbound import CONSENT_EVENT, FLOOD_NOTE, POST_EVENT, POST_TEXT, UPDATE_CARD
 from bridge.inbox import SLA_CHECK
 from bridge.logs import RequestIdMiddleware
 from bridge.mail_jobs import mail_runners
@@ -39,6 +40,7 @@ from bridge.ports import Clock, SystemClock
 from bridge.reminders import Reminders
 from bridge.reply_intake import DELAY_NOTICE, FAILURE_NOTICE, RECALL_NOTICE, SEND_REPLY
 from bridge.reply_sender import ReplySender
+from bridge.retention import sweeper_for
 from bridge.thread_intro import ThreadIntro
 from bridge.twilio_gateway import TwilioGateway
 from bridge.twilio_log import TwilioMessageLog
@@ -80,6 +82,7 @@ def build_service(
         default_zone=settings.default_timezone,
         policy=settings.quiet_policy,
         opening=thread_intro(settings, sink=poster, links=links),
+        flood_limit=settings.flood_limit,
     )
     public_url = public_url or settings.public_url
     sms = TwilioGateway(
@@ -113,6 +116,7 @@ def build_service(
     runners |= {DELAY_NOTICE: sender, AUTORESPOND: AutoResponder(settings)}
     runners |= {SEND_AUTO: sender, CONSENT_EVENT: delivery}
     runners |= {HOLD_NOTICE: sender, HELD_NOT_SENT: sender, PARKED_NOTICE: ParkedNotice(poster)}
+    runners[FLOOD_NOTE] = FloodNotice(sink=poster, limit=settings.flood_limit or 0)
     runners |= mail_runners(settings, links=links, explain=explain)
     runners |= media_runners(settings, client, sink=poster)
     runners |= {SLA_CHECK: Reminders(settings=settings, sink=poster)}
@@ -184,12 +188,16 @@ def create_app(settings: Settings, *, public_url: str, clock: Clock | None = Non
         people=service.people,
     )
 
+    sweeper = sweeper_for(settings, service.engine, clock)
+
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         prepare_database(service.engine)
         service.worker.start()
         if service.home is not None:
             service.home.start()
+        if sweeper is not None:
+            sweeper.start()
         log.info("smsbridge is up; Twilio webhook at %s/twilio/sms", public_url.rstrip("/"))
         announcer = announce(settings)
         try:
@@ -197,6 +205,8 @@ def create_app(settings: Settings, *, public_url: str, clock: Clock | None = Non
         finally:
             if service.home is not None:
                 service.home.stop()
+            if sweeper is not None:
+                sweeper.stop()
             service.worker.stop()
             service.engine.dispose()
             announcer.stop()

@@ -54,7 +54,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         if args.contacts_command == "import":
             return import_contacts(settings, Path(args.file))
+        if args.contacts_command == "forget":
+            from bridge.forget_cli import forget_contact
+
+            return forget_contact(settings, args.number, by=args.by)
         return export_contacts(settings)
+    if command == "audit":
+        from bridge.audit_cli import audit
+
+        return audit(settings, since=args.since, contact=args.contact, as_csv=args.csv)
     if command == "db":
         return _db_upgrade(settings)
     raise AssertionError(command)
@@ -86,6 +94,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     importer.add_argument("file")
     contacts_commands.add_parser("export", help="every contact as CSV on standard output")
+    forget = contacts_commands.add_parser(
+        "forget", help="erase a contact's messages and profile, keeping only their opt-out"
+    )
+    forget.add_argument("number")
+    forget.add_argument("--by", help="who asked, for the audit log (default: cli:USER)")
+    audit = commands.add_parser(
+        "audit", help="sends, refusals, overrides, consent changes and erasures: who and when"
+    )
+    audit.add_argument("--since", help="2026-03-01, 2026-03-01T14:00, or 7d, 12h, 30m")
+    audit.add_argument("--contact", metavar="NUMBER", help="only this contact")
+    audit.add_argument("--csv", action="store_true", help="CSV instead of a table")
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True)
     db_commands.add_parser("upgrade", help="apply schema migrations")
@@ -148,9 +167,15 @@ def _worker(settings: Settings) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
+    from bridge.ports import SystemClock
+    from bridge.retention import sweeper_for
+
+    sweeper = sweeper_for(settings, service.engine, SystemClock())
     service.worker.start()
     if service.home is not None:
         service.home.start()
+    if sweeper is not None:
+        sweeper.start()
     log.info("delivery worker running")
     from bot.startup import announce
 
@@ -158,6 +183,8 @@ def _worker(settings: Settings) -> int:
     stop.wait()
     if service.home is not None:
         service.home.stop()
+    if sweeper is not None:
+        sweeper.stop()
     service.worker.stop()
     announcer.stop()
     return 0

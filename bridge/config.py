@@ -97,6 +97,10 @@ class Settings:
     resolved_new_thread: bool = True
     sla_mention: str | None = None
     bump_after_minutes: int = 60
+    # Texts per minute from one number above which its posts are combined (None: never).
+    flood_limit: int | None = 20
+    # Message words older than this many days are purged (None: kept).
+    retention_days: int | None = None
 
     def missing_credentials(self) -> list[str]:
         """Names of the variables a live (non-sandbox) deployment still needs."""
@@ -239,6 +243,15 @@ def _int(low: int) -> Callable[[str], int]:
     return parse
 
 
+def _off_or_int(raw: str) -> int | None:
+    if raw.lower() == "off":
+        return None
+    try:
+        return _int(1)(raw)
+    except ValueError:
+        raise ValueError("expected a whole number of at least 1, or off") from None
+
+
 def _positive_float(raw: str) -> float:
     value = float(raw)
     if not value > 0:
@@ -375,6 +388,8 @@ _FIELDS: dict[str, tuple[str, Callable[[str], Any], bool]] = {
     "RESOLVED_NEW_THREAD": ("resolved_new_thread", _switch, False),
     "SLA_MENTION": ("sla_mention", _mention, False),
     "BUMP_AFTER_MINUTES": ("bump_after_minutes", _int(0), False),
+    "FLOOD_LIMIT": ("flood_limit", _off_or_int, False),
+    "RETENTION_DAYS": ("retention_days", _off_or_int, False),
 }
 
 

@@ -81,6 +81,8 @@ class Source(StrEnum):
     TWILIO_ERROR_21610 = "twilio-error-21610"
     IMPORT = "import"
     SLACK = "slack"
+    # A forgotten contact's opt-out, carried over to the number's next contact.
+    ERASURE = "erasure"
 
 
 def describe_source(source: str, detail: str | None) -> str:
@@ -93,6 +95,8 @@ def describe_source(source: str, detail: str | None) -> str:
         return "imported"
     if source == Source.SLACK:
         return "marked in Slack"
+    if source == Source.ERASURE:
+        return "opted out before their data was erased"
     return source
 
 

@@ -11,6 +11,7 @@ from sqlmodel import Session, select
 from bridge.cards import ContactCard, CustomerText, PostContent, ThreadEvent
 from bridge.consent import Consent, describe_source, looks_like_opt_out
 from bridge.contact_card import card_for
+from bridge.flood import combined, combined_earlier, flood_at, settle, waiting_texts
 from bridge.ids import ChannelId, SlackTs
 from bridge.inbound import CONSENT_EVENT, POST_EVENT, POST_TEXT, UPDATE_CARD
 from bridge.inbox import broadcasts, thread_state
@@ -48,8 +49,10 @@ class Delivery:
         default_zone: str,
         policy: QuietPolicy | None = None,
         opening: ThreadOpening | None = None,
+        flood_limit: int | None = None,
     ) -> None:
         self._policy = policy
+        self._flood_limit = flood_limit
         self._sink = sink
         self._default_zone = default_zone
         self._opening = opening
@@ -63,7 +66,9 @@ class Delivery:
         if job.kind == POST_TEXT:
             self._ensure_thread(session, conversation, contact, now)
             message = session.get(Message, job.message_id)
-            if message is not None:
+            if message is not None and self._floods(session, message):
+                self._post_waiting(session, conversation, contact, message, now)
+            elif message is not None:
                 flag = contact.consent != Consent.UNSUBSCRIBED and looks_like_opt_out(message.body)
                 content = CustomerText(
                     message.body,
@@ -90,6 +95,32 @@ class Delivery:
                 key = f"consent:{change.id}"
                 post_event_once(self._sink, conversation, key, text, job, by=change.actor)
             self._update_card(session, conversation, contact, now)
+
+    def _floods(self, session: Session, message: Message) -> bool:
+        """Whether the text is posted the flood way (it may be in an earlier text's post)."""
+        if combined_earlier(message):
+            return True
+        at = message.created_at
+        limit = self._flood_limit
+        return flood_at(session, contact_id=message.contact_id, at=at, limit=limit) is not None
+
+    def _post_waiting(
+        self,
+        session: Session,
+        conversation: Conversation,
+        contact: Contact,
+        message: Message,
+        now: datetime,
+    ) -> None:
+        """A flooding number's waiting texts, in one post (see bridge/flood.py)."""
+        members = waiting_texts(session, message, now)
+        if not members:
+            return
+        content = combined(members, flag=contact.consent != Consent.UNSUBSCRIBED)
+        try:
+            self._post_message(session, conversation, message, content, now)
+        finally:
+            settle(session, members)
 
     def _ensure_thread(
         self, session: Session, conversation: Conversation, contact: Contact, now: datetime

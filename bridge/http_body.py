@@ -12,7 +12,7 @@ class BodyTooLarge(Exception):
 async def read_capped(request: Request, limit: int) -> bytes:
     """The body, refusing early (by Content-Length) or while streaming when over `limit`."""
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+    if declared is not None and declared.isdecimal() and int(declared) > limit:
         raise BodyTooLarge
     chunks: list[bytes] = []
     size = 0

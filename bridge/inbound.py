@@ -18,6 +18,7 @@ from bridge.consent import (
     KeywordMatcher,
     Source,
 )
+from bridge.flood import flood_at
 from bridge.forwarding import queue_mail
 from bridge.ids import MessageSid
 from bridge.inbound_media import queue_media_upload
@@ -29,6 +30,7 @@ from store.models import Contact, Conversation, Message
 log = logging.getLogger(__name__)
 
 POST_TEXT, POST_EVENT, UPDATE_CARD = "post_text", "post_event", "update_card"
+FLOOD_NOTE = "flood_note"
 # A consent change made outside a text (Slack, Twilio errors): an event and a new header.
 CONSENT_EVENT = "consent_event"
 
@@ -127,9 +129,10 @@ def _store(session: Session, *, settings: Settings, text: InboundText, at: datet
     session.add(message)
     session.flush()
     assert message.id is not None
+    flood = flood_at(session, contact_id=contact.id, at=at, limit=settings.flood_limit)
     if keyword is not None:
         _keyword_effects(session, settings, contact, conversation, message, keyword, text, at)
-    else:
+    elif flood is None:
         # Decided by the worker: it costs the webhook one row instead of four.
         queue_autoresponse(session, settings, contact, conversation, message, at=at)
     if conversation is not None:
@@ -139,8 +142,10 @@ def _store(session: Session, *, settings: Settings, text: InboundText, at: datet
             on_customer_text(session, settings=settings, conversation=conversation, message=message)
         else:
             on_activity(session, conversation=conversation, at=at)
+        if flood is not None and flood.started:
+            jobs.enqueue_in_thread(session, kind=FLOOD_NOTE, conversation=conversation, at=at)
         kind = POST_EVENT if keyword else POST_TEXT
-        jobs.enqueue(
+        job = jobs.enqueue(
             session,
             kind=kind,
             contact_id=contact.id,
@@ -153,6 +158,8 @@ def _store(session: Session, *, settings: Settings, text: InboundText, at: datet
             queue_media_upload(
                 session, message=message, conversation=conversation, media=text.media, at=at
             )
+        if flood is not None and not keyword:
+            job.dispatch_time = flood.post_at  # with the rest of this minute's texts
         if location_changed and not keyword:
             jobs.enqueue(
                 session,

@@ -137,7 +137,7 @@ class MediaFetcher:
                 retry = response.status_code == 429 or response.status_code >= 500
                 return Refused(f"the server answered HTTP {response.status_code}", retry=retry)
             declared = response.headers.get("content-length", "")
-            if declared.isdigit() and int(declared) > self._max_bytes:
+            if declared.isdecimal() and int(declared) > self._max_bytes:
                 return Refused(self._too_large())
             chunks, size = [], 0
             for chunk in response.iter_bytes():

@@ -53,7 +53,7 @@ class TwilioStatusWebhook:
         if not _SID.fullmatch(sid) or not _STATUS.fullmatch(status):
             return PlainTextResponse("MessageSid or MessageStatus is missing or malformed", 400)
         code = params.get("ErrorCode", "").strip()
-        error_code = int(code) if code.isdigit() and len(code) < 7 else None
+        error_code = int(code) if code.isdecimal() and len(code) < 7 else None
         try:
             known, to_show = await run_in_threadpool(self._record, sid, status, error_code)
         except DATABASE_DOWN as down:

@@ -133,7 +133,7 @@ def parse_inbound(params: Params) -> tuple[InboundText | None, str]:
     if not to or len(to) > 32:
         return None, "To is missing or malformed"
     num_media = params.get("NumMedia", "0").strip()
-    count = int(num_media) if num_media.isdigit() and len(num_media) < 3 else 0
+    count = int(num_media) if num_media.isdecimal() and len(num_media) < 3 else 0
     return (
         InboundText(
             sid=MessageSid(sid),

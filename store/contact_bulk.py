@@ -10,11 +10,14 @@ from typing import Any, Protocol
 from sqlalchemy import Engine, insert, update
 from sqlmodel import Session, col, select
 
+from store import privacy
 from store.models import ConsentChange, Contact, Conversation, DeliveryJob
 
 BATCH = 1000
 # Opt-outs that only the customer can undo: an import never re-subscribes them.
-_CUSTOMER_OPT_OUTS = frozenset({"keyword", "twilio-opt-out-type", "twilio-error-21610", "slack"})
+_CUSTOMER_OPT_OUTS = frozenset(
+    {"keyword", "twilio-opt-out-type", "twilio-error-21610", "slack", privacy.ERASURE_SOURCE}
+)
 
 
 class Row(Protocol):
@@ -63,6 +66,17 @@ def _apply_batch(
     }
     opted_out = _customer_opt_outs(session, [c.id for c in existing.values() if c.id])
     new_rows = [row for row in batch if row.phone not in existing]
+    forgotten = privacy.erased_opt_outs(
+        session, [row.phone for row in new_rows if row.consent == "subscribed"]
+    )
+    for row in new_rows:
+        if row.phone in forgotten:
+            outcome.refuse(
+                row.line,
+                "not subscribed: this number was forgotten after the customer opted out; "
+                "only they can opt back in, by texting START",
+            )
+    new_rows = [row for row in new_rows if row.phone not in forgotten]
     if new_rows:
         session.execute(
             insert(Contact),

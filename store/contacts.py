@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
+from store import privacy
 from store.models import ConsentChange, Contact
 
 
@@ -29,6 +30,11 @@ def get_or_create_contact(session: Session, *, phone: str, at: datetime) -> Cont
         existing = find_contact(session, phone=phone)
         assert existing is not None
         return existing
+    if privacy.erased_consent(session, phone=phone) == "unsubscribed":
+        # A forgotten contact who had opted out is still opted out: nothing automatic goes.
+        change_consent(
+            session, contact=contact, consent="unsubscribed", source=privacy.ERASURE_SOURCE, at=at
+        )
     return contact
 
 

@@ -216,7 +216,7 @@ def release_locks_of_dead_workers(
     for holder in holders:
         assert holder is not None
         holder_pid = holder.split(":")[1]
-        if holder_pid.isdigit() and (int(holder_pid) == pid or not alive(int(holder_pid))):
+        if holder_pid.isdecimal() and (int(holder_pid) == pid or not alive(int(holder_pid))):
             stale.append(holder)
     return _release(session, col(DeliveryJob.locked_by).in_(stale)) if stale else 0
 

@@ -276,3 +276,25 @@ class HomeViewer(SQLModel, table=True):
     user_id: str = Field(primary_key=True, max_length=32)
     opened_at: datetime = Field(default_factory=utcnow, sa_column=_when())
     published_at: datetime | None = Field(default=None, sa_column=_when(nullable=True))
+
+
+class ErasedNumber(SQLModel, table=True):
+    """A forgotten contact's number, hashed, with the consent it had: never text an opt-out."""
+
+    __tablename__ = "erased_number"
+    id: int | None = Field(default=None, primary_key=True)
+    number_hash: str = Field(max_length=64, unique=True)
+    consent: str = Field(max_length=20)
+    erased_at: datetime = Field(default_factory=utcnow, sa_column=_when())
+
+
+class PrivacyLog(SQLModel, table=True):
+    """Append-only record of erasures: `forget` of one contact, or a `retention` purge."""
+
+    __tablename__ = "privacy_log"
+    id: int | None = Field(default=None, primary_key=True)
+    action: str = Field(max_length=20)
+    contact_id: int | None = Field(default=None, foreign_key="contact.id", index=True)
+    actor: str = Field(max_length=64)
+    detail: str = Field(max_length=500)
+    at: datetime = Field(default_factory=utcnow, sa_column=_when(index=True))

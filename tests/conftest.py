@@ -25,6 +25,9 @@ SIGNING_SECRET = "slack-signing-secret-for-tests"
 BUSINESS = "+15550001111"
 CHANNEL = "C0INBOX"
 
+# The property-based battery's tally of generated cases (printed at the end of a run).
+pytest_plugins = ("tests.fuzzing",)
+
 
 def base_env(**overrides: str) -> dict[str, str]:
     """The variables a test deployment sets; emulator URLs are added by the caller."""

@@ -72,6 +72,39 @@ def rich_text_blocks(text: str) -> list[dict[str, Any]]:
     return [{"type": "rich_text", "block_id": block_id, "elements": [section]}]
 
 
+def ephemeral_press(
+    user: str, action_id: str, value: str, *, channel: str, thread_ts: str
+) -> dict[str, Any]:
+    """The block_actions payload Slack sends for a button on an ephemeral message in a thread
+    (it carries no `message`: ephemeral messages are not stored)."""
+    return {
+        "type": "block_actions",
+        "team": {"id": "T0001", "domain": "example"},
+        "user": {"id": user, "username": user.lower(), "team_id": "T0001"},
+        "api_app_id": "A0001",
+        "container": {
+            "type": "message",
+            "message_ts": new_ts(),
+            "channel_id": channel,
+            "is_ephemeral": True,
+            "thread_ts": thread_ts,
+        },
+        "trigger_id": f"{secrets.randbelow(10**9)}.{secrets.randbelow(10**9)}",
+        "channel": {"id": channel, "name": "sms-inbox"},
+        "response_url": "http://127.0.0.1:9/respond",
+        "actions": [
+            {
+                "type": "button",
+                "action_id": action_id,
+                "block_id": "held",
+                "value": value,
+                "action_ts": new_ts(),
+                "text": {"type": "plain_text", "text": "x"},
+            }
+        ],
+    }
+
+
 def _as_message(message: Event) -> Event:
     """A copy of a stored message or an event, without the event-level keys."""
     out = copy.deepcopy(message)

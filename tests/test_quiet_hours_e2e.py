@@ -18,6 +18,7 @@ from tests.conftest import CHANNEL, FakeClock, postgres_database
 from tests.emulators import SlackEmulator, TwilioEmulator
 from tests.harness import texts_in
 from tests.live import ADMIN, MANAGER, MEMBER, OWNER, Bridge, bridges
+from tests.slack_events import ephemeral_press
 
 # 8:02 a.m. in New York is 5:02 a.m. in Los Angeles, where the customer's number (415) is.
 EARLY = datetime(2026, 1, 12, 13, 2, tzinfo=UTC)
@@ -72,32 +73,7 @@ def click(bridge: Bridge, action_id: str, reply_ts: str, user: str, thread: str)
     """A press on the held notice: an ephemeral message, so Slack sends no `message`."""
     with bridge.database() as session:
         reply = session.exec(select(Message).where(Message.slack_ts == reply_ts)).one()
-    payload = {
-        "type": "block_actions",
-        "team": {"id": "T0001", "domain": "example"},
-        "user": {"id": user, "username": user.lower(), "team_id": "T0001"},
-        "api_app_id": "A0001",
-        "container": {
-            "type": "message",
-            "message_ts": "1768222920.000100",
-            "channel_id": CHANNEL,
-            "is_ephemeral": True,
-            "thread_ts": thread,
-        },
-        "trigger_id": "1.2.3",
-        "channel": {"id": CHANNEL, "name": "sms-inbox"},
-        "response_url": "http://127.0.0.1:9/respond",
-        "actions": [
-            {
-                "type": "button",
-                "action_id": action_id,
-                "block_id": "held",
-                "value": str(reply.id),
-                "action_ts": "1768222921.000200",
-                "text": {"type": "plain_text", "text": "x"},
-            }
-        ],
-    }
+    payload = ephemeral_press(user, action_id, str(reply.id), channel=CHANNEL, thread_ts=thread)
     assert bridge.events.interaction(payload).status_code == 200
 
 

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import Engine
 from sqlmodel import Session, select
@@ -14,6 +14,7 @@ from sqlmodel import Session, select
 from store.engine import make_engine
 from store.models import Message
 from tests.emulators import SlackEmulator
+from tests.fuzzing import fuzz, tick
 from tests.harness import AppServer, Twilio, make_settings
 
 FIELDS = ["MessageSid", "AccountSid", "From", "To", "Body", "NumMedia", "OptOutType", "FromCity"]
@@ -32,11 +33,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[AppServer
         app.stop()
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@fuzz(100)
 @given(raw=st.binary(max_size=400), content_type=st.sampled_from(["form", "json", "none"]))
 def test_arbitrary_bytes_are_refused_cleanly(
     server: tuple[AppServer, Engine], raw: bytes, content_type: str
 ) -> None:
+    tick("twilio /sms arbitrary bytes")
     app, _ = server
     headers = {"X-Twilio-Signature": "c2lnbmF0dXJl"}
     if content_type == "form":
@@ -47,7 +49,7 @@ def test_arbitrary_bytes_are_refused_cleanly(
     assert answer.status_code in (400, 403, 413, 415)
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@fuzz(100)
 @given(
     overrides=st.dictionaries(st.sampled_from(FIELDS), text, max_size=4),
     dropped=st.lists(st.sampled_from(FIELDS), max_size=2),
@@ -56,6 +58,7 @@ def test_arbitrary_bytes_are_refused_cleanly(
 def test_signed_but_odd_parameters_never_crash(
     server: tuple[AppServer, Engine], overrides: dict[str, str], dropped: list[str], n: int
 ) -> None:
+    tick("twilio /sms signed odd parameters")
     app, _ = server
     twilio = Twilio(app.url, app.url)
     params = twilio.params(n, "hello", "+14155550100")

@@ -64,7 +64,7 @@ class SlackFilesMixin:
     def _get_upload_url(self, params: Params) -> dict[str, Any]:
         filename = str(params.get("filename") or "")
         length = str(params.get("length") or "")
-        if not filename or not length.isdigit() or int(length) < 1:
+        if not filename or not length.isdecimal() or int(length) < 1:
             raise SlackError("invalid_arguments")
         file_id, upload = _file_id(), secrets.token_urlsafe(16)
         self._uploads[upload] = file_id

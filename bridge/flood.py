@@ -1,0 +1,121 @@
+"""Flood control: a number sending more than FLOOD_LIMIT texts a minute gets one post a minute.
+
+Nothing is dropped: every text is stored as it arrives; past the limit its post waits for the
+next minute boundary, and then all of the number's waiting texts go in one post, in order.
+Automatic answers to it stop while it floods, and its thread is told once per flood.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, update
+from sqlmodel import Session, col, select
+
+from bridge.cards import CustomerText
+from bridge.consent import looks_like_opt_out
+from store.models import Message
+
+WINDOW = timedelta(minutes=1)
+POSTED = "posted"
+
+
+@dataclass(frozen=True)
+class Flood:
+    """A contact is flooding: post its texts at `post_at`; `started` for the first text over."""
+
+    post_at: datetime
+    started: bool
+
+
+def flood_at(session: Session, *, contact_id: int, at: datetime, limit: int | None) -> Flood | None:
+    """Whether the contact's texts in the minute up to `at` (stored ones) exceed `limit`."""
+    if limit is None:
+        return None
+    query = (
+        select(func.count())
+        .select_from(Message)
+        .where(Message.contact_id == contact_id, Message.direction == "inbound")
+        .where(col(Message.created_at) > at - WINDOW, col(Message.created_at) <= at)
+    )
+    count = int(session.exec(query).one())
+    if count <= limit:
+        return None
+    boundary = at.replace(second=0, microsecond=0) + WINDOW
+    return Flood(post_at=boundary, started=count == limit + 1)
+
+
+def flood_note(limit: int) -> str:
+    """What the thread is told when a number starts flooding."""
+    return (
+        f"This number sent more than {limit} texts in a minute: its texts are combined into one "
+        "post per minute, and automatic answers to it are paused while it keeps on."
+    )
+
+
+def waiting_texts(session: Session, message: Message, now: datetime) -> list[Message]:
+    """The texts to post together with `message`, itself first, in the order they came.
+
+    A batch once attempted is the same batch on every retry (its members share the attempt's
+    time), so a post whose answer was lost is never split or doubled.
+    """
+    if message.slack_ts is not None:
+        return [message]
+    if combined_earlier(message):
+        return []
+    query = (
+        select(Message)
+        .where(Message.conversation_id == message.conversation_id)
+        .where(Message.direction == "inbound", Message.kind == "text")
+        .where(col(Message.slack_ts).is_(None), col(Message.id) >= message.id)
+        .where(Message.status != POSTED)
+        .order_by(col(Message.id))
+    )
+    if message.slack_attempted_at is not None:
+        query = query.where(Message.slack_attempted_at == message.slack_attempted_at)
+        return list(session.exec(query))
+    members = list(session.exec(query.where(col(Message.created_at) <= now)))
+    ids = [m.id for m in members[1:]]
+    if ids:
+        session.execute(
+            update(Message).where(col(Message.id).in_(ids)).values(slack_attempted_at=now)
+        )
+        session.commit()
+    return members
+
+
+def combined_earlier(message: Message) -> bool:
+    """Whether the text was shown in the post of an earlier text of its batch.
+
+    Such a text has no Slack ts of its own (a Slack message is one row), only the status.
+    """
+    return message.slack_ts is None and message.status == POSTED
+
+
+def combined(members: list[Message], *, flag: bool) -> CustomerText:
+    """One post showing every text of the batch, in order; `flag`: offer Mark unsubscribed."""
+    first = members[0]
+    flagged = next((m.id for m in members if flag and looks_like_opt_out(m.body)), None)
+    if len(members) == 1:
+        return CustomerText(first.body, first.created_at, first.num_media, flagged)
+    lines = [f"[{m.created_at:%H:%M:%S}] {m.body}" for m in members]
+    return CustomerText(
+        "\n".join(lines),
+        first.created_at,
+        sum(m.num_media for m in members),
+        possible_opt_out_of=flagged,
+    )
+
+
+def settle(session: Session, members: list[Message]) -> None:
+    """The rest of a batch follows its first text: posted with it, or waiting again."""
+    if not members:
+        return
+    first = members[0]
+    for member in members[1:]:
+        member.slack_attempted_at = first.slack_attempted_at
+        if first.slack_ts is not None:
+            member.status = POSTED
+        session.add(member)
+    session.commit()
