@@ -24,7 +24,6 @@ from bot.blocks import CONSENT_HISTORY, MARK_UNSUBSCRIBED, history_text
 from bot.feedback import SlackFeedback
 from bot.inbox_listeners import register as register_inbox
 from bot.payload_shape import shape_problem
-from bot.payloads import malformed_interaction
 from bot.quiet_actions import QuietActions
 from bridge.config import Settings
 from bridge.consent_actions import consent_history, mark_unsubscribed
@@ -119,9 +118,6 @@ class SlackEventsEndpoint:
         bolt_request = BoltRequest(
             body=text, query=request.url.query, headers=dict(request.headers)
         )
-        if malformed_interaction(bolt_request.body):
-            log.debug("ignored a signed button payload without an action")
-            return PlainTextResponse("", status_code=200)
         response = await run_in_threadpool(self.bolt.dispatch, bolt_request)
         return to_starlette_response(response)
 
