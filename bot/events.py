@@ -91,7 +91,6 @@ class SlackEventsEndpoint:
                 people=people,
                 now=now,
                 on_stored=on_stored,
-                default_zone=settings.default_timezone,
             ).register(self.bolt)
         register_inbox(self.bolt, settings=settings, engine=engine, now=now, on_stored=on_stored)
 

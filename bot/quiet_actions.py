@@ -43,13 +43,11 @@ class QuietActions:
         people: People,
         now: Callable[[], datetime],
         on_stored: Callable[[], None],
-        default_zone: str,
     ) -> None:
         self._engine = engine
         self._people = people
         self._now = now
         self._on_stored = on_stored
-        self._default_zone = default_zone
 
     def register(self, app: App) -> None:
         """Attach the listeners; what calls Slack back runs lazily, after the ack."""
@@ -76,7 +74,7 @@ class QuietActions:
             )
         log.info("held reply %s: %s pressed by %s", value, result.press.value, user)
         self._on_stored()
-        SlackFeedback(client).tell(channel, user, thread_ts, press_answer(result, user=user))
+        SlackFeedback(client).tell(channel, user, thread_ts, press_answer(result))
 
     def _open_zone_dialog(self, body: dict[str, Any], client: WebClient) -> None:
         value = str((body.get("actions") or [{}])[0].get("value") or "")

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import update
+from sqlalchemy import ColumnElement, true, update
 from sqlmodel import Session, col
 
 from bridge.gates import Reason
@@ -82,38 +82,50 @@ def send_now(
     session: Session, *, message_id: int, user: str, role: Role, at: datetime
 ) -> PressResult:
     """Release a held reply at once; every other gate is still asked before it goes."""
-    reply = session.get(Message, message_id)
-    if reply is None or reply.kind != "reply":
-        return PressResult(Press.UNKNOWN)
-    if not may_press(reply, user=user, role=role):
-        return PressResult(Press.NOT_ALLOWED, reply.status, reply.send_now_by)
-    changed = session.execute(
-        update(Message)
-        .where(col(Message.id) == message_id, col(Message.status) == "pending")
-        .where(col(Message.held_until).is_not(None), col(Message.send_now_by).is_(None))
-        .values(send_now_by=user, updated_at=at)
-    )
-    if changed.rowcount != 1:  # type: ignore[attr-defined]
-        session.rollback()
-        session.refresh(reply)
-        return PressResult(Press.NOT_HELD, reply.status, reply.send_now_by)
-    replies.audit(
+    return _press(
         session,
-        message=reply,
-        decision="send-now",
-        reason="quiet hours overridden",
+        message_id=message_id,
+        user=user,
+        role=role,
         at=at,
-        actor=user,
+        still_held=col(Message.send_now_by).is_(None),
+        change={"send_now_by": user},
+        audit=("send-now", "quiet hours overridden"),
+        done=PressResult(Press.SENDING, "pending", user),
     )
-    jobs.release_now(session, kind=SEND_REPLY, message_id=message_id, at=at)
-    session.commit()
-    return PressResult(Press.SENDING, "pending", user)
 
 
 def cancel(
     session: Session, *, message_id: int, user: str, role: Role, at: datetime
 ) -> PressResult:
     """Cancel a held reply; it stays in the thread for colleagues."""
+    return _press(
+        session,
+        message_id=message_id,
+        user=user,
+        role=role,
+        at=at,
+        still_held=true(),
+        change={"status": "cancelled"},
+        audit=("cancelled", "cancelled while held"),
+        done=PressResult(Press.CANCELLED, "cancelled"),
+    )
+
+
+def _press(
+    session: Session,
+    *,
+    message_id: int,
+    user: str,
+    role: Role,
+    at: datetime,
+    still_held: ColumnElement[bool],
+    change: dict[str, str],
+    audit: tuple[str, str],
+    done: PressResult,
+) -> PressResult:
+    """Apply a press to a reply still held, recorded with the presser; its job runs now
+    (to send, or to find it cancelled and take the hourglass off)."""
     reply = session.get(Message, message_id)
     if reply is None or reply.kind != "reply":
         return PressResult(Press.UNKNOWN)
@@ -122,28 +134,21 @@ def cancel(
     changed = session.execute(
         update(Message)
         .where(col(Message.id) == message_id, col(Message.status) == "pending")
-        .where(col(Message.held_until).is_not(None))
-        .values(status="cancelled", updated_at=at)
+        .where(col(Message.held_until).is_not(None), still_held)
+        .values(**change, updated_at=at)
     )
     if changed.rowcount != 1:  # type: ignore[attr-defined]
         session.rollback()
         session.refresh(reply)
         return PressResult(Press.NOT_HELD, reply.status, reply.send_now_by)
-    replies.audit(
-        session,
-        message=reply,
-        decision="cancelled",
-        reason="cancelled while held",
-        at=at,
-        actor=user,
-    )
-    # Its job runs now, finds it cancelled, and takes the hourglass off.
+    decision, reason = audit
+    replies.audit(session, message=reply, decision=decision, reason=reason, at=at, actor=user)
     jobs.release_now(session, kind=SEND_REPLY, message_id=message_id, at=at)
     session.commit()
-    return PressResult(Press.CANCELLED, "cancelled")
+    return done
 
 
-def press_answer(result: PressResult, *, user: str) -> str:
+def press_answer(result: PressResult) -> str:
     """What the presser is told."""
     if result.press is Press.SENDING:
         return "Sending now, outside their quiet hours. The other checks still apply."
