@@ -1,0 +1,20 @@
+"""Fast acknowledgements: verified webhooks stored raw before the ack (issue 9).
+
+Revision ID: 0008
+Revises: 0007
+"""
+
+from __future__ import annotations
+
+revision = "0008"
+down_revision = "0007"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
