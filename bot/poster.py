@@ -12,8 +12,8 @@ from bot.blocks import card_blocks, card_text, render
 from bot.slack_api import call
 from bridge.cards import ContactCard
 from bridge.ids import ChannelId, SlackTs
-from bridge.pacing import TokenBucket
-from bridge.ports import ChatPost, ChatUnavailable
+from bridge.pacing import Budget, LocalPacer, Pacer, take_or_wait
+from bridge.ports import ChatPost, ChatUnavailable, Paced
 
 log = logging.getLogger(__name__)
 
@@ -30,14 +30,18 @@ def make_client(*, token: str, base_url: str, timeout: int = 15) -> WebClient:
 class SlackPoster:
     """Implements the domain's ChatSink with chat.postMessage and friends."""
 
-    def __init__(self, client: WebClient, *, rate: float, burst: int) -> None:
+    def __init__(
+        self, client: WebClient, *, rate: float, burst: int, pacer: Pacer | None = None
+    ) -> None:
         self._client = client
-        self._rate = rate
-        self._burst = burst
-        self._buckets: dict[str, TokenBucket] = {}
+        # Several processes post to one channel: the service passes the database's budget.
+        self._pacer = pacer or LocalPacer(Budget(rate=rate, burst=burst))
 
     def post(self, post: ChatPost) -> SlackTs:
-        """Post, paced per channel; the post carries its key in message metadata."""
+        """Post, paced per channel; the post carries its key in message metadata.
+
+        Raises Paced, without calling Slack, when the channel's budget has no post for now.
+        """
         text, blocks = render(post.content)
         args: dict[str, Any] = {
             "channel": post.channel,
@@ -51,7 +55,9 @@ class SlackPoster:
             args["thread_ts"] = post.thread_ts
             if post.broadcast:
                 args["reply_broadcast"] = True
-        self._bucket(post.channel).acquire()
+        wait = take_or_wait(self._pacer, post.channel)
+        if wait > 0:
+            raise Paced(wait)
         try:
             response = self._call("chat_postMessage", **args)
         except ChatUnavailable as refused:
@@ -100,12 +106,6 @@ class SlackPoster:
             if not cursor:
                 return None
         return None
-
-    def _bucket(self, channel: str) -> TokenBucket:
-        bucket = self._buckets.get(channel)
-        if bucket is None:
-            bucket = self._buckets[channel] = TokenBucket(rate=self._rate, burst=self._burst)
-        return bucket
 
     def _call(self, method: str, **kwargs: Any) -> dict[str, Any]:
         return call(self._client, method, **kwargs)

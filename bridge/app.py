@@ -35,6 +35,7 @@ from bridge.logs import RequestIdMiddleware
 from bridge.mail_jobs import mail_runners
 from bridge.media_endpoint import MediaEndpoint
 from bridge.media_setup import media_runners, outbound_media
+from bridge.pacing import Budget, SharedPacer
 from bridge.parked_notice import ParkedNotice
 from bridge.ports import Clock, SystemClock
 from bridge.reminders import Reminders
@@ -73,7 +74,14 @@ def build_service(
     assert settings.twilio_account_sid is not None and settings.twilio_auth_token is not None
     engine = make_engine(settings.database_url)
     client = make_client(token=settings.slack_bot_token, base_url=settings.slack_api_url)
-    poster = SlackPoster(client, rate=settings.slack_post_rate, burst=settings.slack_post_burst)
+    # Budgets live in the database, so processes sharing it share Slack's and Twilio's limits.
+    slack_budget = Budget(rate=settings.slack_post_rate, burst=settings.slack_post_burst)
+    poster = SlackPoster(
+        client,
+        rate=slack_budget.rate,
+        burst=slack_budget.burst,
+        pacer=SharedPacer(engine, slack_budget),
+    )
     links = SlackLinks(
         make_client(token=settings.slack_bot_token, base_url=settings.slack_api_url, timeout=5)
     )
@@ -90,7 +98,6 @@ def build_service(
         auth_token=settings.twilio_auth_token,
         api_url=settings.twilio_api_url,
         status_callback=f"{public_url.rstrip('/')}/twilio/status" if public_url else None,
-        mps=settings.twilio_mps,
     )
     people = SlackPeople(
         client,
@@ -120,7 +127,13 @@ def build_service(
     runners |= mail_runners(settings, links=links, explain=explain)
     runners |= media_runners(settings, client, sink=poster)
     runners |= {SLA_CHECK: Reminders(settings=settings, sink=poster)}
-    worker = DeliveryWorker(engine=engine, runner=Dispatch(runners), clock=clock)
+    sms_budget = SharedPacer(engine, Budget(rate=settings.twilio_mps, burst=1))
+    worker = DeliveryWorker(
+        engine=engine,
+        runner=Dispatch(runners),
+        clock=clock,
+        lane_pacers={jobs.SMS_LANE: sms_budget},
+    )
     home = home_refresher(settings, engine=engine, clock=clock)
     return Service(settings=settings, engine=engine, worker=worker, people=people, home=home)
 

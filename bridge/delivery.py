@@ -11,12 +11,13 @@ from sqlmodel import Session, select
 from bridge.cards import ContactCard, CustomerText, PostContent, ThreadEvent
 from bridge.consent import Consent, describe_source, looks_like_opt_out
 from bridge.contact_card import card_for
-from bridge.flood import combined, combined_earlier, flood_at, settle, waiting_texts
+from bridge.flood import backlogged, combined, combined_earlier, flood_at, settle, waiting_texts
 from bridge.ids import ChannelId, SlackTs
 from bridge.inbound import CONSENT_EVENT, POST_EVENT, POST_TEXT, UPDATE_CARD
 from bridge.inbox import broadcasts, thread_state
 from bridge.ports import ChatPost, ChatSink, ChatUnavailable
 from bridge.quiet_hours import QuietPolicy
+from store import jobs
 from store.contacts import latest_consent_change
 from store.models import ConsentChange, Contact, Conversation, DeliveryJob, Message
 
@@ -66,7 +67,9 @@ class Delivery:
         if job.kind == POST_TEXT:
             self._ensure_thread(session, conversation, contact, now)
             message = session.get(Message, job.message_id)
-            if message is not None and self._floods(session, message):
+            if message is not None and (
+                self._floods(session, message) or backlogged(session, message, now)
+            ):
                 self._post_waiting(session, conversation, contact, message, now)
             elif message is not None:
                 flag = contact.consent != Consent.UNSUBSCRIBED and looks_like_opt_out(message.body)
@@ -112,7 +115,7 @@ class Delivery:
         message: Message,
         now: datetime,
     ) -> None:
-        """A flooding number's waiting texts, in one post (see bridge/flood.py)."""
+        """A flooding or backlogged conversation's waiting texts, in one post (bridge/flood.py)."""
         members = waiting_texts(session, message, now)
         if not members:
             return
@@ -121,6 +124,10 @@ class Delivery:
             self._post_message(session, conversation, message, content, now)
         finally:
             settle(session, members)
+        # The others' jobs have nothing left to do: done now, they cost the channel no turn.
+        others = [m.id for m in members[1:] if m.id is not None]
+        jobs.complete_all(session, kind=POST_TEXT, message_ids=others, now=now)
+        session.commit()
 
     def _ensure_thread(
         self, session: Session, conversation: Conversation, contact: Contact, now: datetime

@@ -1,8 +1,12 @@
-"""Flood control: a number sending more than FLOOD_LIMIT texts a minute gets one post a minute.
+"""Combining a conversation's waiting texts into one post: floods, and backlogs.
 
+Flood control: a number sending more than FLOOD_LIMIT texts a minute gets one post a minute.
 Nothing is dropped: every text is stored as it arrives; past the limit its post waits for the
 next minute boundary, and then all of the number's waiting texts go in one post, in order.
 Automatic answers to it stop while it floods, and its thread is told once per flood.
+
+Backlog: when Slack's budget cannot keep up (a campaign's replies), a conversation's turn
+posts every text it has waiting, in one post, in order, each with its time.
 """
 
 from __future__ import annotations
@@ -72,6 +76,10 @@ def waiting_texts(session: Session, message: Message, now: datetime) -> list[Mes
         .where(Message.status != POSTED)
         .order_by(col(Message.id))
     )
+    event = _next_event_id(session, message)
+    if event is not None:
+        # A keyword or an automatic answer shows in the thread between texts: keep that order.
+        query = query.where(col(Message.id) < event)
     if message.slack_attempted_at is not None:
         query = query.where(Message.slack_attempted_at == message.slack_attempted_at)
         return list(session.exec(query))
@@ -83,6 +91,34 @@ def waiting_texts(session: Session, message: Message, now: datetime) -> list[Mes
         )
         session.commit()
     return members
+
+
+def backlogged(session: Session, message: Message, now: datetime) -> bool:
+    """Whether later texts of the conversation wait unposted behind this one (a backlog)."""
+    query = (
+        select(Message.id)
+        .where(Message.conversation_id == message.conversation_id)
+        .where(Message.direction == "inbound", Message.kind == "text")
+        .where(col(Message.id) > message.id, col(Message.slack_ts).is_(None))
+        .where(Message.status != POSTED, col(Message.created_at) <= now)
+    )
+    event = _next_event_id(session, message)
+    if event is not None:
+        query = query.where(col(Message.id) < event)
+    return session.exec(query.limit(1)).first() is not None
+
+
+def _next_event_id(session: Session, message: Message) -> int | None:
+    """The next message of the conversation that shows as an event (keyword, auto answer)."""
+    query = (
+        select(func.min(Message.id))
+        .where(Message.conversation_id == message.conversation_id)
+        .where(col(Message.id) > message.id, col(Message.kind).in_(_EVENT_KINDS))
+    )
+    return session.exec(query).one()
+
+
+_EVENT_KINDS = ("keyword", "auto")
 
 
 def combined_earlier(message: Message) -> bool:

@@ -1,4 +1,4 @@
-"""Pacing posts to a channel at Slack's budget, and backing off after failures."""
+"""Pacing sends at a budget (Slack per channel, Twilio per number), and backing off."""
 
 from __future__ import annotations
 
@@ -6,6 +6,13 @@ import random
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from store import pace
 
 
 class TokenBucket:
@@ -44,3 +51,121 @@ def backoff_seconds(attempts: int, *, base: float = 1.0, cap: float = 300.0) -> 
     """Exponential backoff with full jitter (the AWS pattern), never above `cap`."""
     ceiling = min(cap, base * (2 ** min(attempts, 20)))
     return random.uniform(ceiling / 2, ceiling)
+
+
+class Pacer(Protocol):
+    """A send budget per key (a Slack channel, a sending number)."""
+
+    def take(self, key: str) -> float:
+        """Take one send: 0.0 when taken, else the seconds until the budget has one."""
+
+
+@dataclass(frozen=True)
+class Budget:
+    """`rate` sends per second on average, `burst` at once."""
+
+    rate: float
+    burst: int
+
+    @property
+    def interval(self) -> float:
+        """Seconds between sends at the sustained rate."""
+        return 1.0 / self.rate
+
+    @property
+    def tolerance(self) -> float:
+        """How far ahead of its pace a budget may run: the burst, in seconds."""
+        return max(self.burst - 1, 0) * self.interval
+
+
+_LOCAL_KEYS = 1000
+
+
+class LocalPacer:
+    """Budgets in this process's memory (GCRA): for one process, or a sink used alone."""
+
+    def __init__(self, budget: Budget, *, wallclock: Callable[[], float] = time.time) -> None:
+        self._budget = budget
+        self._wallclock = wallclock
+        self._tat: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def take(self, key: str) -> float:
+        """Take one send from `key`'s budget, or say how long until there is one."""
+        now, budget = self._wallclock(), self._budget
+        with self._lock:
+            tat = max(self._tat.get(key, now), now)
+            if tat - budget.tolerance > now:
+                return tat - budget.tolerance - now
+            self._tat[key] = tat + budget.interval
+            if len(self._tat) > _LOCAL_KEYS:
+                # Budgets idle past their pace are dropped: memory follows channels in use.
+                self._tat = {k: t for k, t in self._tat.items() if t > now}
+        return 0.0
+
+
+class SharedPacer:
+    """Budgets kept in the database, so every process sending on a key shares one budget."""
+
+    def __init__(
+        self, engine: Engine, budget: Budget, *, wallclock: Callable[[], float] = time.time
+    ) -> None:
+        self._engine = engine
+        self._budget = budget
+        self._wallclock = wallclock
+
+    def take(self, key: str) -> float:
+        """Take one send from `key`'s budget, or say how long until there is one."""
+        budget = self._budget
+        with Session(self._engine) as session:
+            return pace.take(
+                session,
+                key=key,
+                now=self._wallclock(),
+                interval=budget.interval,
+                tolerance=budget.tolerance,
+            )
+
+
+class PaceBoard:
+    """What the delivery worker asks of all budgets: pauses, and when the next one is ready."""
+
+    def __init__(self, engine: Engine, *, wallclock: Callable[[], float] = time.time) -> None:
+        self._engine = engine
+        self._wallclock = wallclock
+
+    def now(self) -> float:
+        """The wall clock the budgets are kept on (never a test's fake domain clock)."""
+        return self._wallclock()
+
+    def pause(self, key: str, seconds: float) -> None:
+        """Nothing is sent on `key` for `seconds` (the service said Retry-After)."""
+        with Session(self._engine) as session:
+            pace.pause(session, key=key, until=self._wallclock() + seconds)
+
+    def seconds_to_next_ready(self) -> float | None:
+        """How long until a budget that is not ready now can send again."""
+        now = self._wallclock()
+        with Session(self._engine) as session:
+            ready = pace.next_ready(session, now=now)
+        return None if ready is None else ready - now
+
+
+# Waits this short are slept through: rescheduling would cost more than it frees.
+SHORT_WAIT_SECONDS = 0.25
+
+
+def take_or_wait(
+    pacer: Pacer,
+    key: str,
+    *,
+    short: float = SHORT_WAIT_SECONDS,
+    sleep: Callable[[float], None] = time.sleep,
+) -> float:
+    """Take a send, sleeping through a short wait; 0.0 when taken, else how long to wait."""
+    for _ in range(3):
+        wait = pacer.take(key)
+        if wait <= 0.0 or wait > short:
+            return wait
+        sleep(wait)
+    return pacer.take(key)

@@ -59,6 +59,17 @@ class ChatUnavailable(ServiceUnavailable):
         self.thread_gone = thread_gone
 
 
+class Paced(ChatUnavailable):
+    """Not sent: the channel's budget (shared by every process) has no send for `wait` s.
+
+    Not a failure: the job keeps its place and its attempts, and goes when the budget allows.
+    """
+
+    def __init__(self, wait: float) -> None:
+        super().__init__(f"paced: next send in {wait:.2f}s", retry_after=wait)
+        self.wait = wait
+
+
 class SmsUnavailable(ServiceUnavailable):
     """The SMS provider did not take a message this time; sending it again may work."""
 

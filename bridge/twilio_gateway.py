@@ -8,7 +8,6 @@ from datetime import datetime
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.rest import Client
 
-from bridge.pacing import TokenBucket
 from bridge.ports import OutgoingSms, SentSms, SmsRejected, SmsUnavailable
 from bridge.twilio_transport import ApiOriginHttpClient
 
@@ -31,14 +30,12 @@ class TwilioGateway:
         auth_token: str,
         api_url: str,
         status_callback: str | None,
-        mps: float,
         timeout: float = HTTP_TIMEOUT_SECONDS,
     ) -> None:
         http = ApiOriginHttpClient(api_url, timeout=timeout)
         self._client = Client(account_sid, auth_token, http_client=http)
+        # Sends are paced per number by the delivery worker (TWILIO_MPS, shared by processes).
         self._status_callback = status_callback
-        self._mps = mps
-        self._buckets: dict[str, TokenBucket] = {}
 
     def send(self, sms: OutgoingSms) -> SentSms:
         """Messages.create from the business number (through the Messaging Service if set)."""
@@ -50,7 +47,6 @@ class TwilioGateway:
             args["status_callback"] = self._status_callback
         if sms.media_urls:
             args["media_url"] = list(sms.media_urls)
-        self._bucket(sms.sender).acquire()
         try:
             message = self._client.messages.create(**args)
         except TwilioRestException as exc:
@@ -87,12 +83,6 @@ class TwilioGateway:
             return None
         first = min(matches, key=lambda m: m.date_created or since)
         return SentSms(sid=str(first.sid), status=str(first.status or "queued"))
-
-    def _bucket(self, sender: str) -> TokenBucket:
-        bucket = self._buckets.get(sender)
-        if bucket is None:
-            bucket = self._buckets[sender] = TokenBucket(rate=self._mps, burst=1)
-        return bucket
 
 
 def _classify(exc: TwilioRestException) -> SmsUnavailable | SmsRejected:

@@ -14,8 +14,8 @@ from typing import Protocol
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from bridge.pacing import backoff_seconds
-from bridge.ports import Clock, Later, PermanentFailure, ServiceUnavailable
+from bridge.pacing import PaceBoard, Pacer, backoff_seconds, take_or_wait
+from bridge.ports import Clock, Later, Paced, PermanentFailure, ServiceUnavailable
 from bridge.timers import Timers
 from store import jobs
 from store.models import Conversation, DeliveryJob
@@ -61,8 +61,13 @@ class DeliveryWorker:
         runner: JobRunner,
         clock: Clock,
         lease: timedelta = timedelta(seconds=120),
+        lane_pacers: Mapping[str, Pacer] | None = None,
+        board: PaceBoard | None = None,
     ) -> None:
         self._engine = engine
+        # Lanes whose every job is one send (SMS): a send is taken from the budget at claim.
+        self._lane_pacers = dict(lane_pacers or {})
+        self._board = board or PaceBoard(engine)
         self._timers = Timers(self.wake)
         self._runner = runner
         self._clock = clock
@@ -70,7 +75,6 @@ class DeliveryWorker:
         self._name = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._wake = threading.Event()
         self._stop = threading.Event()
-        self._paused: dict[str, datetime] = {}
         self._stale_lease = False
         self._thread = threading.Thread(target=self._loop, name="delivery", daemon=True)
 
@@ -118,13 +122,16 @@ class DeliveryWorker:
 
     def _run_one(self) -> bool:
         now = self._clock.now()
-        self._paused = {ch: until for ch, until in self._paused.items() if until > now}
         with Session(self._engine) as session:
             job = jobs.claim_next(
-                session, now=now, worker=self._name, lease=self._lease, paused_channels=self._paused
+                session, now=now, worker=self._name, lease=self._lease, pace_now=self._board.now()
             )
             if job is None:
                 return False
+            pacer = self._lane_pacers.get(job.lane)
+            if pacer is not None and take_or_wait(pacer, job.channel) > 0:
+                jobs.unlease(session, job=job)  # another process took the send meanwhile
+                return True
             self._run(session, job)
         return True
 
@@ -132,11 +139,16 @@ class DeliveryWorker:
         now = self._clock.now()
         try:
             outcome = self._runner.run(session, job, now)
+        except Paced:
+            session.rollback()
+            jobs.unlease(session, job=job)  # its channel is skipped until the budget allows
+            return
         except ServiceUnavailable as refused:
             session.rollback()
             delay = refused.retry_after or backoff_seconds(job.attempts)
             if refused.retry_after:
-                self._paused[job.channel] = now + timedelta(seconds=refused.retry_after)
+                # Shared: no process sends on this channel or number until the wait is over.
+                self._board.pause(job.channel, refused.retry_after)
             log.warning(
                 "job %s (%s) not delivered: %s; retry in %.1fs",
                 job.id,
@@ -196,6 +208,7 @@ class DeliveryWorker:
         waits = [_IDLE_POLL_SECONDS]
         if due is not None and due > now:
             waits.append((due - now).total_seconds())
-        if self._paused:
-            waits.append((min(self._paused.values()) - now).total_seconds())
+        ready = self._board.seconds_to_next_ready()
+        if ready is not None:
+            waits.append(ready)
         return max(min(waits), 0.05)

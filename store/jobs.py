@@ -6,11 +6,12 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, func, or_, update
+from sqlalchemy import ColumnElement, case, exists, func, or_, update
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
-from store.models import Conversation, DeliveryJob
+from store import pace
+from store.models import Conversation, DeliveryJob, InboxEntry
 
 PENDING, DONE, PARKED = "pending", "done", "parked"
 SLACK_LANE, SMS_LANE = "slack", "sms"
@@ -79,8 +80,15 @@ def claim_next(
     worker: str,
     lease: timedelta,
     paused_channels: Collection[str] = (),
+    pace_now: float | None = None,
 ) -> DeliveryJob | None:
-    """Lease the oldest due job that heads its contact's lane; None when nothing is due."""
+    """Lease the next due job that heads its contact's lane; None when nothing is due.
+
+    Agents' active threads go first; then conversations take turns by their oldest waiting
+    job, and since a turn posts everything a conversation has waiting, one that keeps texting
+    goes to the back of the line (round-robin). `pace_now` (wall-clock seconds): skip jobs
+    whose channel or number has no send in its shared budget at that time.
+    """
     job = aliased(DeliveryJob)
     earlier = aliased(DeliveryJob)
     blocked = (
@@ -100,9 +108,11 @@ def claim_next(
         .where(col(job.dispatch_time) <= now)
         .where(or_(col(job.locked_until).is_(None), col(job.locked_until) < now))
         .where(~blocked)
-        .order_by(col(job.dispatch_time), col(job.id))
+        .order_by(case((_active_thread(job), 0), else_=1), col(job.dispatch_time), col(job.id))
         .limit(1)
     )
+    if pace_now is not None:
+        query = query.where(~pace.not_ready(col(job.channel), pace_now))
     if paused_channels:
         query = query.where(col(job.channel).not_in(list(paused_channels)))
     candidate = session.exec(query).first()
@@ -121,6 +131,29 @@ def claim_next(
     return candidate
 
 
+def _active_thread(job: type[DeliveryJob]) -> ColumnElement[bool]:
+    """An agent took up the job's conversation (claimed or answered it), not yet resolved."""
+    return exists(
+        select(InboxEntry.conversation_id)
+        .where(col(InboxEntry.conversation_id) == job.conversation_id)
+        .where(col(InboxEntry.resolved_at).is_(None))
+        .where(
+            or_(
+                col(InboxEntry.claimed_by).is_not(None),
+                col(InboxEntry.first_response_at).is_not(None),
+            )
+        )
+    )
+
+
+def unlease(session: Session, *, job: DeliveryJob) -> None:
+    """Give a claimed job back untouched: its budget had no send, it keeps its place. Commits."""
+    job.locked_until = None
+    job.locked_by = None
+    session.add(job)
+    session.commit()
+
+
 def complete(
     session: Session, *, job: DeliveryJob, now: datetime, error: str | None = None
 ) -> None:
@@ -133,6 +166,21 @@ def complete(
     job.locked_until = None
     job.last_error = error[:500] if error else None
     session.add(job)
+
+
+def complete_all(
+    session: Session, *, kind: str, message_ids: Collection[int], now: datetime
+) -> int:
+    """Mark the pending `kind` jobs of these messages done (their work was done with another)."""
+    if not message_ids:
+        return 0
+    result = session.execute(
+        update(DeliveryJob)
+        .where(col(DeliveryJob.kind) == kind, col(DeliveryJob.message_id).in_(list(message_ids)))
+        .where(col(DeliveryJob.state) == PENDING)
+        .values(state=DONE, completed_at=now, locked_until=None)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 def park(session: Session, *, job: DeliveryJob, now: datetime, error: str) -> None:

@@ -298,3 +298,30 @@ class PrivacyLog(SQLModel, table=True):
     actor: str = Field(max_length=64)
     detail: str = Field(max_length=500)
     at: datetime = Field(default_factory=utcnow, sa_column=_when(index=True))
+
+
+class ChannelPace(SQLModel, table=True):
+    """A shared send budget (a Slack channel, or a sending number), as GCRA state.
+
+    Times are Unix seconds on the wall clock, so every process reads the same budget.
+    `tat` is the budget's theoretical arrival time; a send may go once `ready_at` has passed
+    (`tat` less the burst allowance), and not before `paused_until` (a 429's Retry-After).
+    """
+
+    __tablename__ = "channel_pace"
+    key: str = Field(primary_key=True, max_length=40)
+    tat: float = 0.0
+    ready_at: float = 0.0
+    paused_until: float | None = None
+
+
+class BacklogStatus(SQLModel, table=True):
+    """The one status message a channel shows while its backlog lasts, updated in place."""
+
+    __tablename__ = "backlog_status"
+    channel: str = Field(primary_key=True, max_length=32)
+    ts: str | None = Field(default=None, max_length=32)
+    started_at: datetime = Field(default_factory=utcnow, sa_column=_when())
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=_when())
+    cleared_at: datetime | None = Field(default=None, sa_column=_when(nullable=True))
+    peak: int = 0

@@ -21,7 +21,6 @@ def _gateway(twilio_api: TwilioEmulator, token: str = AUTH_TOKEN) -> TwilioGatew
         auth_token=token,
         api_url=twilio_api.url,
         status_callback="https://bridge.example.com/twilio/status",
-        mps=100,
         timeout=2,
     )
 
