@@ -68,6 +68,20 @@ class SlackPoster:
             response = self._call("chat_postMessage", **args)
         return SlackTs(str(response["ts"]))
 
+    def post_notice(self, channel: str, text: str) -> str:
+        """Post our own status text (no customer words) in the channel, paced like any post."""
+        wait = take_or_wait(self._pacer, channel)
+        if wait > 0:
+            raise Paced(wait)
+        response = self._call(
+            "chat_postMessage", channel=channel, text=text, blocks=_notice(text), unfurl_links=False
+        )
+        return str(response["ts"])
+
+    def update_notice(self, channel: str, ts: str, text: str) -> None:
+        """chat.update a status message with new text."""
+        self._call("chat_update", channel=channel, ts=ts, text=text, blocks=_notice(text))
+
     def update_card(self, channel: ChannelId, ts: SlackTs, card: ContactCard) -> None:
         """chat.update the thread parent."""
         self._call(
@@ -109,3 +123,7 @@ class SlackPoster:
 
     def _call(self, method: str, **kwargs: Any) -> dict[str, Any]:
         return call(self._client, method, **kwargs)
+
+
+def _notice(text: str) -> list[dict[str, Any]]:
+    return [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]

@@ -24,6 +24,7 @@ from bot.permalinks import SlackLinks
 from bot.poster import SlackPoster, make_client
 from bot.startup import announce
 from bridge.auto_texts import AUTORESPOND, SEND_AUTO, AutoResponder
+from bridge.backlog import BacklogWatch
 from bridge.config import Settings
 from bridge.delivery import Delivery
 from bridge.flood_notice import FloodNotice
@@ -63,6 +64,21 @@ class Service:
     worker: DeliveryWorker
     people: SlackPeople
     home: HomeRefresher | None = None
+    backlog: BacklogWatch | None = None
+
+    def start(self) -> None:
+        """Start the background work: delivery, Home tabs, the backlog status."""
+        self.worker.start()
+        for part in (self.home, self.backlog):
+            if part is not None:
+                part.start()
+
+    def stop(self) -> None:
+        """Stop the background work; the worker finishes its current job."""
+        for part in (self.home, self.backlog):
+            if part is not None:
+                part.stop()
+        self.worker.stop()
 
 
 def build_service(
@@ -135,7 +151,10 @@ def build_service(
         lane_pacers={jobs.SMS_LANE: sms_budget},
     )
     home = home_refresher(settings, engine=engine, clock=clock)
-    return Service(settings=settings, engine=engine, worker=worker, people=people, home=home)
+    watch = BacklogWatch(engine=engine, poster=poster, clock=clock, rate=slack_budget.rate)
+    return Service(
+        settings=settings, engine=engine, worker=worker, people=people, home=home, backlog=watch
+    )
 
 
 def thread_intro(settings: Settings, *, sink: SlackPoster, links: SlackLinks) -> ThreadIntro:
@@ -206,9 +225,7 @@ def create_app(settings: Settings, *, public_url: str, clock: Clock | None = Non
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         prepare_database(service.engine)
-        service.worker.start()
-        if service.home is not None:
-            service.home.start()
+        service.start()
         if sweeper is not None:
             sweeper.start()
         log.info("smsbridge is up; Twilio webhook at %s/twilio/sms", public_url.rstrip("/"))
@@ -216,11 +233,9 @@ def create_app(settings: Settings, *, public_url: str, clock: Clock | None = Non
         try:
             yield
         finally:
-            if service.home is not None:
-                service.home.stop()
             if sweeper is not None:
                 sweeper.stop()
-            service.worker.stop()
+            service.stop()
             service.engine.dispose()
             announcer.stop()
 
@@ -228,7 +243,11 @@ def create_app(settings: Settings, *, public_url: str, clock: Clock | None = Non
         Route("/twilio/sms", sms.handle, methods=["POST"]),
         Route("/twilio/status", status.handle, methods=["POST"]),
         Route("/slack/events", slack.handle, methods=["POST"]),
-        Route("/healthz", healthz(service.engine, clock.now), methods=["GET"]),
+        Route(
+            "/healthz",
+            healthz(service.engine, clock.now, post_rate=settings.slack_post_rate),
+            methods=["GET"],
+        ),
         Route("/media/{token}", files.handle, methods=["GET"]),
     ]
     return Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(RequestIdMiddleware)])

@@ -171,9 +171,7 @@ def _worker(settings: Settings) -> int:
     from bridge.retention import sweeper_for
 
     sweeper = sweeper_for(settings, service.engine, SystemClock())
-    service.worker.start()
-    if service.home is not None:
-        service.home.start()
+    service.start()
     if sweeper is not None:
         sweeper.start()
     log.info("delivery worker running")
@@ -181,11 +179,9 @@ def _worker(settings: Settings) -> int:
 
     announcer = announce(settings)
     stop.wait()
-    if service.home is not None:
-        service.home.stop()
     if sweeper is not None:
         sweeper.stop()
-    service.worker.stop()
+    service.stop()
     announcer.stop()
     return 0
 

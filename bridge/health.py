@@ -12,19 +12,30 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from bridge.backlog import estimates
 from store.jobs import queue_stats
 
 
-def healthz(engine: Engine, now: Callable[[], datetime]) -> Callable[[Request], object]:
-    """The endpoint: 200 with queue depth when the database answers, else 503."""
+def healthz(
+    engine: Engine, now: Callable[[], datetime], *, post_rate: float = 1.0
+) -> Callable[[Request], object]:
+    """The endpoint: 200 with queue depth when the database answers, else 503.
+
+    `backlog` lists the channels with posts waiting (deepest first): how many, since when,
+    and when they clear at `post_rate` (Slack's budget per channel).
+    """
 
     def probe() -> dict[str, object]:
+        at = now()
         with Session(engine) as session:
             session.execute(text("SELECT 1"))
             stats = queue_stats(session)
-        oldest = (now() - stats.oldest).total_seconds() if stats.oldest else 0.0
+            channels = estimates(session, now=at, rate=post_rate)
+        oldest = (at - stats.oldest).total_seconds() if stats.oldest else 0.0
         queue = {"pending": stats.pending, "oldest_seconds": oldest, "parked": stats.parked}
-        return {"status": "ok", "queue": queue}
+        clears = max((c.clears_in_seconds for c in channels), default=0.0)
+        backlog = {"clears_in_seconds": clears, "channels": [c.as_json() for c in channels]}
+        return {"status": "ok", "queue": queue, "backlog": backlog}
 
     async def endpoint(_request: Request) -> JSONResponse:
         try:
