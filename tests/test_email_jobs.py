@@ -22,6 +22,7 @@ from bridge.forwarding import (
 from bridge.ids import MessageSid
 from bridge.inbound import POST_EVENT, POST_TEXT, UPDATE_CARD, InboundText, accept
 from bridge.mail_jobs import mail_runners
+from bridge.pacing import PaceBoard
 from bridge.ports import ChatUnavailable
 from bridge.worker import DeliveryWorker, Dispatch, JobRunner
 from store import jobs
@@ -87,7 +88,11 @@ class World:
             (POST_TEXT, POST_EVENT, UPDATE_CARD), self.slack
         )
         runners |= mail_runners(self.settings, links=self.links, explain=explain)
-        worker = DeliveryWorker(engine=self.engine, runner=Dispatch(runners), clock=self.clock)
+        # Budgets and pauses on the fake clock too, so a Retry-After passes as the test says.
+        board = PaceBoard(self.engine, wallclock=lambda: self.clock.now().timestamp())
+        worker = DeliveryWorker(
+            engine=self.engine, runner=Dispatch(runners), clock=self.clock, board=board
+        )
         end = self.clock.now() + timedelta(seconds=seconds)
         while True:
             while worker._run_one():
@@ -102,7 +107,9 @@ class World:
                     .where(DeliveryJob.state == jobs.PENDING)
                     .where(col(DeliveryJob.dispatch_time) > now)
                 ).one()
-            later = [t for t in (due, *worker._paused.values()) if t is not None and t > now]
+            ready = board.seconds_to_next_ready()
+            resumes = now + timedelta(seconds=ready) if ready is not None else None
+            later = [t for t in (due, resumes) if t is not None and t > now]
             self.clock.current = min([*later, end])
 
     def mail_jobs(self, *kinds: str) -> list[DeliveryJob]:
