@@ -16,6 +16,7 @@ class ServiceUnavailable(Exception):
 
     `uncertain`: it may have done it anyway. `retry_after`: it asked us to wait (seconds).
     `configuration`: no retry helps until someone fixes a token, an app or a channel.
+    `throttled`: we sent too fast (a 429 without Retry-After): the whole lane backs off.
     """
 
     def __init__(
@@ -25,12 +26,14 @@ class ServiceUnavailable(Exception):
         retry_after: float | None = None,
         uncertain: bool = False,
         configuration: bool = False,
+        throttled: bool = False,
     ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.retry_after = retry_after
         self.uncertain = uncertain
         self.configuration = configuration
+        self.throttled = throttled
 
 
 class PermanentFailure(Exception):

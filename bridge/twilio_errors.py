@@ -33,6 +33,11 @@ _PLAIN = {
     21620: "Twilio could not use the attached file's link. Send the file again.",
     21623: "too many files in one message: MMS takes at most 10. Send fewer at a time.",
     21703: "the Messaging Service is not set up to send from this number. Ask an admin.",
+    30001: (
+        "Twilio's queue for our sending number overflowed (more texts were queued on it than "
+        "it sends in hours, e.g. a campaign from the same number), so it was not sent. "
+        "smsbridge now sends more slowly from this number: send it again in a few minutes."
+    ),
     30003: (
         "the customer's phone is unreachable (switched off or out of coverage). Try again later."
     ),

@@ -88,7 +88,8 @@ class TwilioGateway:
 def _classify(exc: TwilioRestException) -> SmsUnavailable | SmsRejected:
     status, code = exc.status, exc.code
     if status == 429 or code == 20429:
-        return SmsUnavailable("Twilio is busy (429)", retry_after=1.0)
+        # Past the account's concurrency: every send from us backs off, exponentially.
+        return SmsUnavailable(f"Twilio is busy ({code or status})", throttled=True)
     if status >= 500:
         return SmsUnavailable(f"Twilio answered HTTP {status}", uncertain=True)
     if status in (401, 403) or code in _CONFIGURATION_CODES:

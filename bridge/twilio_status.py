@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Callable
 from datetime import datetime
 
@@ -14,16 +15,22 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
 from bridge.config import Settings
+from bridge.reply_intake import sms_lane_key
 from bridge.status_display import note_status
 from bridge.twilio_webhook import TwilioRequestCheck
 from bridge.unavailable import DATABASE_DOWN, database_down_response
-from store import replies
+from store import pace, replies
 from store.engine import write_gate
 
 log = logging.getLogger(__name__)
 
 _SID = re.compile(r"(SM|MM)[0-9a-fA-F]{32}")
 _STATUS = re.compile(r"[a-z]{3,20}")
+
+
+# Twilio dropped a message because the sender's queue overflowed: send slower from it.
+QUEUE_OVERFLOW = 30001
+QUEUE_OVERFLOW_PAUSE_SECONDS = 60.0
 
 
 class TwilioStatusWebhook:
@@ -72,4 +79,15 @@ class TwilioStatusWebhook:
             known = replies.record_status(
                 session, sid=sid, status=status, error_code=error_code, at=at
             )
+            if known and error_code == QUEUE_OVERFLOW:
+                self._back_off(session, sid)
             return known, known and note_status(session, sid=sid, at=at) is not None
+
+    def _back_off(self, session: Session, sid: str) -> None:
+        """Pause every process's sends from the overflowing number (its shared budget)."""
+        sender = replies.sender_of(session, sid=sid)
+        if sender is None:
+            return
+        until = time.time() + QUEUE_OVERFLOW_PAUSE_SECONDS
+        pace.pause(session, key=sms_lane_key(sender), until=until)
+        log.warning("Twilio's queue for a sending number overflowed (30001): sends paused 60 s")

@@ -146,9 +146,9 @@ class DeliveryWorker:
         except ServiceUnavailable as refused:
             session.rollback()
             delay = refused.retry_after or backoff_seconds(job.attempts)
-            if refused.retry_after:
+            if refused.retry_after or refused.throttled:
                 # Shared: no process sends on this channel or number until the wait is over.
-                self._board.pause(job.channel, refused.retry_after)
+                self._board.pause(job.channel, delay)
             log.warning(
                 "job %s (%s) not delivered: %s; retry in %.1fs",
                 job.id,

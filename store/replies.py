@@ -92,6 +92,12 @@ _PROGRESS = {
 }
 
 
+def sender_of(session: Session, *, sid: str) -> str | None:
+    """The number a message we sent went from."""
+    part = session.exec(select(OutboundSms).where(OutboundSms.twilio_sid == sid)).first()
+    return part.from_number if part is not None else None
+
+
 def record_status(
     session: Session, *, sid: str, status: str, error_code: int | None, at: datetime
 ) -> bool:

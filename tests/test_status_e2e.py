@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from store.models import ChannelPace
 from tests.conftest import ACCOUNT_SID, BUSINESS, CHANNEL
 from tests.emulators import SlackEmulator, TwilioEmulator
 from tests.harness import texts_in
@@ -121,3 +123,21 @@ def test_a_long_or_emoji_reply_says_how_many_segments_it_costs(bridge: Bridge) -
     bridge.slack.wait_for(lambda: len(bridge.slack.ephemerals) == 1, 10)
     [told] = bridge.slack.ephemerals
     assert "2 SMS segments" in told["text"] and "UCS-2" in told["text"]
+
+
+def test_a_queue_overflow_slows_sends_from_that_number(bridge: Bridge) -> None:
+    """30001: Twilio dropped the reply as its queue for our number was full: send slower."""
+    thread, ts, sid = _sent_reply(bridge)
+    assert bridge.twilio_api.report_status(sid, "failed", error_code=30001) == 204
+    _shows(bridge, ts, "x")
+    bridge.slack.wait_for(lambda: any("30001" in t for t in texts_in(bridge.slack, thread)), 10)
+    [note] = [t for t in texts_in(bridge.slack, thread) if "30001" in t]
+    assert "queue" in note and "send it again in a few minutes" in note
+    # The number's budget is paused for every process, so the next reply waits its turn.
+    bridge.reply(thread, ADMIN, "Trying again")
+    time.sleep(2)
+    assert len(bridge.twilio_api.sent) == 1
+    with bridge.database() as session:
+        paced = session.get(ChannelPace, f"sms:{BUSINESS}")
+    assert paced is not None and paced.paused_until is not None
+    assert paced.paused_until > time.time() + 50

@@ -62,6 +62,8 @@ def test_busy_and_failing_twilio_is_retried_later(
     with pytest.raises(SmsUnavailable) as unavailable:
         _gateway(twilio_api).send(SMS)
     assert unavailable.value.uncertain is uncertain
+    # Too fast for Twilio: the sending lane backs off as a whole, not just this text.
+    assert unavailable.value.throttled is (status == 429)
 
 
 def test_wrong_credentials_are_a_configuration_problem_and_not_echoed(
