@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, case, exists, func, or_, update
+from sqlalchemy import ColumnElement, bindparam, case, exists, func, or_, update
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from store import pace
 from store.models import Conversation, DeliveryJob, InboxEntry
+from store.types import UtcDateTime
 
 PENDING, DONE, PARKED = "pending", "done", "parked"
 SLACK_LANE, SMS_LANE = "slack", "sms"
@@ -89,33 +92,11 @@ def claim_next(
     goes to the back of the line (round-robin). `pace_now` (wall-clock seconds): skip jobs
     whose channel or number has no send in its shared budget at that time.
     """
-    job = aliased(DeliveryJob)
-    earlier = aliased(DeliveryJob)
-    blocked = (
-        select(earlier.id)
-        .where(earlier.contact_id == job.contact_id)
-        .where(earlier.lane == job.lane)
-        .where(earlier.state == PENDING)
-        .where(col(earlier.id) < col(job.id))
-        # A job held for quiet hours lets later ones pass until it is due (then it heads
-        # its lane again, so replies still go in the order they were written).
-        .where(or_(col(earlier.held_until).is_(None), col(earlier.dispatch_time) <= now))
-        .exists()
-    )
-    query = (
-        select(job)
-        .where(job.state == PENDING)
-        .where(col(job.dispatch_time) <= now)
-        .where(or_(col(job.locked_until).is_(None), col(job.locked_until) < now))
-        .where(~blocked)
-        .order_by(case((_active_thread(job), 0), else_=1), col(job.dispatch_time), col(job.id))
-        .limit(1)
-    )
-    if pace_now is not None:
-        query = query.where(~pace.not_ready(col(job.channel), pace_now))
+    query = _claim_query(paced=pace_now is not None)
     if paused_channels:
-        query = query.where(col(job.channel).not_in(list(paused_channels)))
-    candidate = session.exec(query).first()
+        query = query.where(col(_JOB.channel).not_in(list(paused_channels)))
+    params = {"now": now, "pace_now": pace_now}
+    candidate = session.exec(query, params=params).first()
     if candidate is None:
         return None
     claimed = session.execute(
@@ -129,6 +110,35 @@ def claim_next(
         return None
     session.refresh(candidate)
     return candidate
+
+
+_JOB = aliased(DeliveryJob)
+
+
+@functools.cache
+def _claim_query(*, paced: bool) -> SelectOfScalar[DeliveryJob]:
+    """The claim's SELECT, built once: it runs for every job, and building it costs more."""
+    job, now = _JOB, bindparam("now", type_=UtcDateTime())
+    # Each contact's lane runs in order: only its first pending job may go. A job held for
+    # quiet hours lets later ones pass until it is due (then it heads its lane again, so
+    # replies still go in the order they were written).
+    heads = (
+        select(func.min(DeliveryJob.id))
+        .where(DeliveryJob.state == PENDING)
+        .where(or_(col(DeliveryJob.held_until).is_(None), col(DeliveryJob.dispatch_time) <= now))
+        .group_by(col(DeliveryJob.contact_id), col(DeliveryJob.lane))
+    )
+    query = (
+        select(job)
+        .where(col(job.id).in_(heads))
+        .where(col(job.dispatch_time) <= now)
+        .where(or_(col(job.locked_until).is_(None), col(job.locked_until) < now))
+        .order_by(case((_active_thread(job), 0), else_=1), col(job.dispatch_time), col(job.id))
+        .limit(1)
+    )
+    if paced:
+        query = query.where(~pace.not_ready(col(job.channel), bindparam("pace_now")))
+    return query
 
 
 def _active_thread(job: type[DeliveryJob]) -> ColumnElement[bool]:

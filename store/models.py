@@ -171,6 +171,8 @@ class DeliveryJob(SQLModel, table=True):
     __table_args__ = (
         Index("ix_delivery_job_due", "state", "dispatch_time"),
         Index("ix_delivery_job_contact_state", "contact_id", "lane", "state"),
+        # Finding each lane's first pending job reads this index alone.
+        Index("ix_delivery_job_heads", "state", "contact_id", "lane", "id"),
         UniqueConstraint("kind", "message_id", name="uq_delivery_job_kind_message"),
     )
 

@@ -6,7 +6,7 @@ send is one conditional UPDATE that two processes can never both win past the li
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, case, exists, func, or_, update
+from sqlalchemy import BindParameter, ColumnElement, case, exists, func, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped
 from sqlmodel import Session, col, select
@@ -55,7 +55,9 @@ def pause(session: Session, *, key: str, until: float) -> None:
         _create(session, key=key, tat=0.0, ready_at=0.0, paused_until=until)
 
 
-def not_ready(key: ColumnElement[str] | Mapped[str], now: float) -> ColumnElement[bool]:
+def not_ready(
+    key: ColumnElement[str] | Mapped[str], now: float | BindParameter[float]
+) -> ColumnElement[bool]:
     """Whether the budget named by `key` cannot take a send at `now` (for claim queries)."""
     return exists(
         select(ChannelPace.key)

@@ -16,6 +16,7 @@ depends_on = None
 
 
 def upgrade() -> None:
+    op.create_index("ix_delivery_job_heads", "delivery_job", ["state", "contact_id", "lane", "id"])
     op.create_table(
         "channel_pace",
         sa.Column("key", sa.String(length=40), primary_key=True),
@@ -35,5 +36,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_delivery_job_heads", table_name="delivery_job")
     op.drop_table("backlog_status")
     op.drop_table("channel_pace")
