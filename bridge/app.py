@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
 import socket
 from collections.abc import AsyncIterator
@@ -107,6 +108,7 @@ def build_service(
         policy=settings.quiet_policy,
         opening=thread_intro(settings, sink=poster, links=links),
         flood_limit=settings.flood_limit,
+        backlog_jobs=backlog_jobs(slack_budget),
     )
     public_url = public_url or settings.public_url
     sms = TwilioGateway(
@@ -155,6 +157,15 @@ def build_service(
     return Service(
         settings=settings, engine=engine, worker=worker, people=people, home=home, backlog=watch
     )
+
+
+# A channel whose waiting posts need this long at its budget is behind: combine texts.
+BACKLOG_SECONDS = 10
+
+
+def backlog_jobs(budget: Budget) -> int:
+    """How many waiting Slack jobs in a channel make a backlog there."""
+    return max(budget.burst, math.ceil(budget.rate * BACKLOG_SECONDS))
 
 
 def thread_intro(settings: Settings, *, sink: SlackPoster, links: SlackLinks) -> ThreadIntro:

@@ -51,7 +51,10 @@ class Delivery:
         policy: QuietPolicy | None = None,
         opening: ThreadOpening | None = None,
         flood_limit: int | None = None,
+        backlog_jobs: int | None = None,
     ) -> None:
+        """`backlog_jobs`: this many Slack jobs waiting in a channel make a backlog there."""
+        self._backlog_jobs = backlog_jobs
         self._policy = policy
         self._flood_limit = flood_limit
         self._sink = sink
@@ -68,7 +71,8 @@ class Delivery:
             self._ensure_thread(session, conversation, contact, now)
             message = session.get(Message, job.message_id)
             if message is not None and (
-                self._floods(session, message) or backlogged(session, message, now)
+                self._floods(session, message)
+                or self._backlogged(session, conversation, message, now)
             ):
                 self._post_waiting(session, conversation, contact, message, now)
             elif message is not None:
@@ -106,6 +110,23 @@ class Delivery:
         at = message.created_at
         limit = self._flood_limit
         return flood_at(session, contact_id=message.contact_id, at=at, limit=limit) is not None
+
+    def _backlogged(
+        self, session: Session, conversation: Conversation, message: Message, now: datetime
+    ) -> bool:
+        """Whether the channel is behind Slack's budget and this conversation has texts waiting.
+
+        Without a backlog each text is its own post, as people expect of a chat.
+        """
+        if self._backlog_jobs is None or not backlogged(session, message, now):
+            return False
+        return jobs.queue_reaches(
+            session,
+            channel=conversation.channel,
+            lane=jobs.SLACK_LANE,
+            at=now,
+            count=self._backlog_jobs,
+        )
 
     def _post_waiting(
         self,

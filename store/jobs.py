@@ -331,6 +331,18 @@ def queue_stats(session: Session) -> QueueStats:
     return QueueStats(pending=int(count), oldest=oldest, parked=int(parked))
 
 
+def queue_reaches(session: Session, *, channel: str, lane: str, at: datetime, count: int) -> bool:
+    """Whether `count` or more jobs of `lane` wait, due by `at`, for `channel` (reads that many)."""
+    waiting = (
+        select(DeliveryJob.id)
+        .where(DeliveryJob.state == PENDING, DeliveryJob.channel == channel)
+        .where(DeliveryJob.lane == lane, col(DeliveryJob.dispatch_time) <= at)
+        .limit(count)
+    )
+    found = session.exec(select(func.count()).select_from(waiting.subquery())).one()
+    return int(found) >= count
+
+
 def hurry(session: Session, *, contact_id: int, lane: str, at: datetime) -> int:
     """Make a contact's waiting jobs in `lane` due now (e.g. to refuse them after a STOP)."""
     result = session.execute(

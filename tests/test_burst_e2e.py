@@ -9,14 +9,15 @@ from tests.conftest import CHANNEL, postgres_database
 from tests.emulators import SlackEmulator, TwilioEmulator
 from tests.live import Bridge, bridges
 
-RATE, BURST = 4.0, 2
+RATE, BURST = 2.0, 2
 PACE = {
     "SLACK_POST_RATE": str(RATE),
     "SLACK_POST_BURST": str(BURST),
     "AUTORESPOND": "off",
     "OPT_IN_TEXT": "",
 }
-CONTACTS, TEXTS = 6, 5
+# 60 texts: a backlog at 2 posts a second (10 s of posts: 20 jobs or more wait).
+CONTACTS, TEXTS = 12, 5
 BODY = re.compile(r"c(\d+) m(\d+)")
 
 
@@ -56,8 +57,9 @@ def post_times(slack: SlackEmulator) -> list[float]:
 
 
 # A send's budget is taken just before its HTTP request, which then meets the emulator a
-# little later on a busy machine (the same app is taking webhooks): that much jitter is allowed.
-JITTER = 0.15
+# little later on a busy machine (the same app is taking webhooks; a first request also opens
+# its connection): that much jitter is allowed. bench/burst.py counts real 429s.
+JITTER = 0.25
 
 
 def assert_within_budget(times: list[float]) -> None:
