@@ -116,9 +116,7 @@ def analyse(
     drained = len(visible) >= len(plan.texts)
     end = max(visible.values(), default=start)
     # Backlog: texts acknowledged but not yet in Slack, over time.
-    steps = sorted(
-        [(at, 1) for at in fired.acked.values()] + [(at, -1) for at in visible.values()]
-    )
+    steps = sorted([(at, 1) for at in fired.acked.values()] + [(at, -1) for at in visible.values()])
     backlog = peak = 0
     since: float | None = None
     for at, step in steps:
@@ -224,6 +222,11 @@ def drain_rows(drain: Drain, rate: float) -> list[str]:
         f"| drain time (first ack to last text in Slack) | {drain.drain_seconds:.1f} s{state} |",
         f"| posts made / budget | {made:.1f} s (drain = {drain.drain_seconds / made:.2f}x) |",
         f"| lower bound / budget | {ideal:.1f} s (drain = {drain.drain_seconds / ideal:.2f}x) |",
+        *(
+            [f"| what Slack shows for some of them | {'; '.join(c.examples)} |"]
+            if c.examples
+            else []
+        ),
     ]
 
 

@@ -21,7 +21,7 @@ import sys
 import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -68,7 +68,12 @@ def phone(contact: int) -> str:
 
 
 def bridge_env(
-    *, slack: SlackEmulator, twilio: TwilioEmulator, database_url: str, public_url: str, **extra: str
+    *,
+    slack: SlackEmulator,
+    twilio: TwilioEmulator,
+    database_url: str,
+    public_url: str,
+    **extra: str,
 ) -> dict[str, str]:
     """The environment of a `smsbridge serve` talking to the emulators."""
     return {
@@ -170,9 +175,7 @@ def running(*servers: Server) -> Iterator[None]:
             server.stop()
 
 
-def emulators(
-    *, rate: float | None = None, burst: int = 1
-) -> tuple[SlackEmulator, TwilioEmulator]:
+def emulators(*, rate: float | None = None, burst: int = 1) -> tuple[SlackEmulator, TwilioEmulator]:
     """Started emulators; with `rate`, Slack enforces it per channel on chat.postMessage."""
     slack = SlackEmulator().start()
     if rate is not None:
@@ -365,6 +368,7 @@ class Check:
     duplicated: int
     reordered_contacts: int
     split_contacts: int
+    examples: tuple[str, ...] = ()
 
     def clean(self) -> bool:
         """Nothing lost, doubled, reordered or split."""
@@ -377,17 +381,23 @@ def check_texts(expected: dict[int, int], seen: list[Seen]) -> Check:
     for item in seen:
         by_contact[item.contact].append(item)
     lost = duplicated = reordered = split = 0
+    examples: list[str] = []
     for contact, count in expected.items():
         items = by_contact.get(contact, [])
         numbers = [item.n for item in items]
-        lost += len(set(range(1, count + 1)) - set(numbers))
+        missing = set(range(1, count + 1)) - set(numbers)
+        lost += len(missing)
         duplicated += len(numbers) - len(set(numbers))
-        if numbers != sorted(numbers):
-            reordered += 1
-        if len({item.arrival.thread_ts for item in items}) > 1:
-            split += 1
+        threads = len({item.arrival.thread_ts for item in items})
+        reordered += numbers != sorted(numbers)
+        split += threads > 1
+        if missing or len(numbers) != len(set(numbers)) or numbers != sorted(numbers):
+            examples.append(f"c{contact:04d}: " + " ".join(f"m{n}" for n in numbers))
+        elif threads > 1:
+            examples.append(f"c{contact:04d}: {threads} threads")
     found = sum(len(v) for v in by_contact.values())
-    return Check(sum(expected.values()), found, lost, duplicated, reordered, split)
+    checked = Check(sum(expected.values()), found, lost, duplicated, reordered, split)
+    return replace(checked, examples=tuple(examples[:5]))
 
 
 def first_visible(seen: list[Seen]) -> dict[str, float]:
