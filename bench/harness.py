@@ -322,7 +322,7 @@ async def fire(
                 fired.failed.append(shot.key)
 
         last: dict[str, asyncio.Event] = {}
-        tasks = []
+        tasks: list[Awaitable[None]] = []
         for shot in sorted(shots, key=lambda s: s.at):
             done = asyncio.Event()
             before = last.get(shot.chain) if shot.chain is not None else None
