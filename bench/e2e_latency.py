@@ -40,6 +40,7 @@ from bench.harness import (  # noqa: E402
 )
 from bench.results import write_section  # noqa: E402
 from tests.conftest import SLACK_TOKEN  # noqa: E402
+from tests.emulators import SlackEmulator  # noqa: E402
 from tests.harness import Twilio  # noqa: E402
 
 GOAL_P50_MS, GOAL_P99_MS = 50.0, 250.0
@@ -123,11 +124,8 @@ def main() -> int:
     return 0
 
 
-def measure_reference(slack: object, count: int, gap: float) -> list[float]:
+def measure_reference(slack: SlackEmulator, count: int, gap: float) -> list[float]:
     """A bare chat_postMessage, call start to arrival in the emulator, in ms."""
-    from tests.emulators import SlackEmulator
-
-    assert isinstance(slack, SlackEmulator)
     slack.no_rate_limit()
     web = WebClient(base_url=slack.url, token=SLACK_TOKEN, timeout=10)
     web.chat_postMessage(channel="C0REFERENCE", text="warm-up")
