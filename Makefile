@@ -40,6 +40,10 @@ bench: $(STAMP)
 	$(BIN)/python bench/accept_cost.py --out bench/RESULTS.md
 	$(BIN)/python bench/status_cost.py --out bench/RESULTS.md
 	$(BIN)/python bench/home_view.py --out bench/RESULTS.md
+	$(BIN)/python bench/e2e_latency.py --out bench/RESULTS.md
+	$(BIN)/python bench/burst.py --out bench/RESULTS.md
+	$(BIN)/python bench/burst_faults.py --out bench/RESULTS.md
+	$(BIN)/python bench/memory.py --out bench/RESULTS.md
 
 clean:
 	rm -rf $(VENV)

@@ -20,6 +20,7 @@ from slack_sdk.signature import SignatureVerifier
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.rest import Client
 
+from bridge.sandbox.emulators._rate_limit import ChannelBuckets
 from bridge.sandbox.emulators._server import EmulatorServer, Request, Response
 from bridge.twilio_transport import ApiOriginHttpClient, normalize_origin
 from tests.emulators import SlackEmulator, TwilioEmulator
@@ -129,6 +130,55 @@ def test_rate_limit_surfaces_as_429_with_retry_after(slack: SlackEmulator, web: 
     assert err.value.response["error"] == "ratelimited"
     assert slack.top_level(CHANNEL) == []
     assert web.chat_postMessage(channel=CHANNEL, text="hi")["ok"] is True
+
+
+def test_enforced_rate_limit_refuses_posts_over_the_channel_budget(
+    slack: SlackEmulator, web: WebClient
+) -> None:
+    # One post per 10 s after a burst of 2: the third post in a row is over the budget.
+    slack.rate_limit("chat.postMessage", rate=0.1, burst=2)
+    first = web.chat_postMessage(channel=CHANNEL, text="one")
+    web.chat_postMessage(channel=CHANNEL, text="two", thread_ts=first["ts"])
+    with pytest.raises(SlackApiError) as refused:
+        web.chat_postMessage(channel=CHANNEL, text="three")
+    assert refused.value.response.status_code == 429
+    assert refused.value.response["error"] == "ratelimited"
+    assert refused.value.response.headers["Retry-After"] in {"9", "10"}  # whole seconds
+    # The budget is per channel; other methods are not limited.
+    web.chat_postMessage(channel="C0OTHER", text="elsewhere")
+    web.chat_update(channel=CHANNEL, ts=first["ts"], text="one, edited")
+    assert slack.ratelimited == 1
+    arrivals = slack.arrivals()
+    assert [(a.channel, a.text) for a in arrivals] == [
+        (CHANNEL, "one"),
+        (CHANNEL, "two"),
+        ("C0OTHER", "elsewhere"),
+    ]
+    assert arrivals[1].thread_ts == first["ts"] and arrivals[0].thread_ts is None
+    assert arrivals[0].monotonic <= arrivals[1].monotonic <= arrivals[2].monotonic
+    assert abs(arrivals[0].wall - time.time()) < 60
+    # The refused post stored nothing.
+    assert [m["text"] for m in slack.top_level(CHANNEL)] == ["one, edited"]
+    slack.no_rate_limit()
+    web.chat_postMessage(channel=CHANNEL, text="four")
+    assert slack.ratelimited == 1
+
+
+def test_rate_limit_buckets_refill_at_the_rate() -> None:
+    now = [100.0]
+    buckets = ChannelBuckets(rate=4, burst=3, fractional=True, monotonic=lambda: now[0])
+    assert [buckets.admit("C1") for _ in range(3)] == [None, None, None]
+    assert buckets.admit("C1") == 0.25
+    now[0] += 0.125
+    assert buckets.admit("C1") == 0.125
+    now[0] += 0.125
+    assert buckets.admit("C1") is None
+    assert buckets.admit("C2") is None  # each channel has its own bucket
+    now[0] += 10  # refills to the burst, not beyond it
+    assert [buckets.admit("C1") for _ in range(4)] == [None, None, None, 0.25]
+    whole = ChannelBuckets(rate=10, burst=1, monotonic=lambda: now[0])
+    assert whole.admit("C1") is None
+    assert whole.admit("C1") == 1.0  # Slack says whole seconds
 
 
 def test_invalid_and_missing_token(slack: SlackEmulator, web: WebClient) -> None:

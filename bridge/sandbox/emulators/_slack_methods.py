@@ -195,6 +195,9 @@ class SlackWebApi:
         if not reactions:
             message.pop("reactions", None)
 
+    def _arrived(self, channel: str, message: Message) -> None:
+        """Note when an accepted post arrived (SlackEmulator keeps these; a no-op here)."""
+
     # -- Web API methods ---------------------------------------------------------------------
 
     def _auth_test(self, params: Params) -> dict[str, Any]:
@@ -229,6 +232,7 @@ class SlackWebApi:
             channel, fields, thread_ts, truthy(params.get("reply_broadcast"))
         )
         self._posts.append(params)
+        self._arrived(channel, message)
         shown = self._store.render(channel, message, include_metadata=True)
         return {"ok": True, "channel": channel, "ts": message["ts"], "message": shown}
 

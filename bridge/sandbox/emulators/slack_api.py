@@ -8,6 +8,7 @@ import json
 import time
 from typing import Any
 
+from bridge.sandbox.emulators._rate_limit import Arrival, ChannelBuckets
 from bridge.sandbox.emulators._server import (
     Call,
     EmulatorServer,
@@ -68,6 +69,9 @@ class SlackEmulator(SlackFilesMixin, SlackWebApi, EmulatorServer):
         self.token = token
         self._init_files()
         self._routes.update(self._file_routes())
+        self._limits: dict[str, ChannelBuckets] = {}
+        self._ratelimited = 0
+        self._arrivals: list[Arrival] = []
 
     @property
     def url(self) -> str:
@@ -99,6 +103,62 @@ class SlackEmulator(SlackFilesMixin, SlackWebApi, EmulatorServer):
         self._queue_fault(
             method, Fault(200, times, delay=seconds, effect=effect_first, succeed=True)
         )
+
+    def rate_limit(
+        self,
+        method: str = "chat.postMessage",
+        *,
+        rate: float,
+        burst: int,
+        fractional_retry_after: bool = False,
+    ) -> None:
+        """Enforce `rate` calls a second per channel (`burst` at once) on `method`, as Slack
+        does: over it, HTTP 429 `ratelimited` with Retry-After (whole seconds, as Slack sends
+        them, unless `fractional_retry_after` for time-compressed benchmarks)."""
+        buckets = ChannelBuckets(rate=rate, burst=burst, fractional=fractional_retry_after)
+        with self._lock:
+            self._limits[method] = buckets
+
+    def no_rate_limit(self, method: str = "chat.postMessage") -> None:
+        """Stop enforcing a rate limit on `method`."""
+        with self._lock:
+            self._limits.pop(method, None)
+
+    @property
+    def ratelimited(self) -> int:
+        """How many calls the enforced rate limits answered with 429 (faults not counted)."""
+        with self._lock:
+            return self._ratelimited
+
+    def arrivals(self) -> list[Arrival]:
+        """Every chat.postMessage that stored a message, with when it arrived, in order."""
+        with self._lock:
+            return list(self._arrivals)
+
+    def _arrived(self, channel: str, message: Message) -> None:
+        thread_ts = message.get("thread_ts")
+        arrival = Arrival(
+            channel,
+            str(message["ts"]),
+            str(thread_ts) if thread_ts else None,
+            str(message.get("text") or ""),
+            time.monotonic(),
+            time.time(),
+        )
+        self._arrivals.append(arrival)  # the caller holds the lock
+
+    def _over_limit(self, method: str, params: Params) -> Response | None:
+        with self._lock:
+            buckets = self._limits.get(method)
+        if buckets is None:
+            return None
+        wait = buckets.admit(str(params.get("channel") or ""))
+        if wait is None:
+            return None
+        with self._lock:
+            self._ratelimited += 1
+        headers = {"Retry-After": format_retry_after(wait)}
+        return Response.json(429, {"ok": False, "error": "ratelimited"}, headers)
 
     def _failure(self, fault: Fault) -> Response:
         if fault.status == 0:
@@ -135,6 +195,9 @@ class SlackEmulator(SlackFilesMixin, SlackWebApi, EmulatorServer):
         self._record(call)
         if self.down:
             return Response.text(503, "Service Unavailable", "text/html")
+        refused = self._over_limit(method, params)
+        if refused is not None:
+            return refused
         fault = self._take_fault(method)
         return self._apply_fault(
             fault, lambda: self._answer(method, params, request.headers), self._failure
