@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import phonenumbers
-from phonenumbers import geocoder
 from phonenumbers import timezone as phone_timezones
 
 from bridge.ids import E164
+from bridge.nanp_states import state_of
 
 _UNKNOWN_ZONE = "Etc/Unknown"
 
@@ -65,9 +65,11 @@ def region_of(number: str) -> str | None:
 
 
 def place_of(number: str) -> str:
-    """Where the number is registered, as phonenumbers' geocoder says (`Miami, FL`, `Texas`)."""
+    """The state or province a US or Canadian number belongs to (`FL`), else ``""``."""
     try:
         parsed = phonenumbers.parse(number, None)
     except phonenumbers.NumberParseException:
         return ""
-    return str(geocoder.description_for_number(parsed, "en"))
+    if parsed.country_code != 1 or not phonenumbers.is_valid_number(parsed):
+        return ""
+    return state_of(phonenumbers.national_significant_number(parsed)) or ""

@@ -86,7 +86,7 @@ BUILT_IN_RULES: Mapping[str, Window] = {
     "US-MS": Window(8 * 60, 20 * 60),
 }
 
-# What phonenumbers' geocoder says for numbers of the states above, when Twilio sent no state.
+# Places may also come as state names (as phonenumbers' geocoder gives them).
 _STATE_NAMES = {
     "Florida": "FL",
     "Oklahoma": "OK",
