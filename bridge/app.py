@@ -97,7 +97,7 @@ def build_service(
         client,
         rate=slack_budget.rate,
         burst=slack_budget.burst,
-        pacer=SharedPacer(engine, slack_budget),
+        pacer=SharedPacer(engine, slack_budget.with_reserve()),
     )
     links = SlackLinks(
         make_client(token=settings.slack_bot_token, base_url=settings.slack_api_url, timeout=5)

@@ -67,6 +67,14 @@ class Budget:
     rate: float
     burst: int
 
+    def with_reserve(self) -> Budget:
+        """The budget less one post of its burst, kept back for network jitter.
+
+        Posts leave paced, but meet the service's own bucket a little sooner or later; one
+        post of slack in its bucket absorbs that, so pacing never earns a 429.
+        """
+        return Budget(rate=self.rate, burst=max(self.burst - 1, 1))
+
     @property
     def interval(self) -> float:
         """Seconds between sends at the sustained rate."""
