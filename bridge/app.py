@@ -15,6 +15,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Route
 
+from bot.event_intake import SLACK, slack_handler
 from bot.events import SlackEventsEndpoint
 from bot.feedback import SlackFeedback
 from bot.home_refresh import HomeRefresher, home_refresher
@@ -31,6 +32,8 @@ from bridge.health import healthz
 from bridge.held_replies import HELD_NOT_SENT, HOLD_NOTICE
 from bridge.inbound import CONSENT_EVENT, FLOOD_NOTE, POST_EVENT, POST_TEXT, UPDATE_CARD
 from bridge.inbox import SLA_CHECK
+from bridge.intake import IntakeProcessor
+from bridge.intake_writer import IntakeWriter
 from bridge.logs import RequestIdMiddleware
 from bridge.mail_jobs import mail_runners
 from bridge.media_endpoint import MediaEndpoint
@@ -45,7 +48,7 @@ from bridge.thread_intro import ThreadIntro
 from bridge.twilio_gateway import TwilioGateway
 from bridge.twilio_log import TwilioMessageLog
 from bridge.twilio_status import TwilioStatusWebhook
-from bridge.twilio_webhook import TwilioSmsWebhook
+from bridge.twilio_webhook import TWILIO, TwilioSmsWebhook, twilio_handler
 from bridge.worker import PARKED_NOTICE, DeliveryWorker, Dispatch, JobRunner
 from store import jobs, migrate
 from store.engine import is_sqlite, make_engine
@@ -125,6 +128,17 @@ def build_service(
     return Service(settings=settings, engine=engine, worker=worker, people=people, home=home)
 
 
+def intake_processor(settings: Settings, service: Service, clock: Clock) -> IntakeProcessor:
+    """Applies stored webhooks (texts, thread messages); wakes the worker for what they queue."""
+    channels = frozenset(c for c in (settings.slack_channel, *settings.routes.values()) if c)
+    return IntakeProcessor(
+        engine=service.engine,
+        handlers={TWILIO: twilio_handler(settings), SLACK: slack_handler(settings, channels)},
+        clock=clock,
+        on_applied=service.worker.wake,
+    )
+
+
 def thread_intro(settings: Settings, *, sink: SlackPoster, links: SlackLinks) -> ThreadIntro:
     """What a new thread begins with: the earlier thread's link, then earlier messages."""
     assert settings.twilio_account_sid is not None and settings.twilio_auth_token is not None
@@ -165,13 +179,10 @@ def create_app(settings: Settings, *, public_url: str, clock: Clock | None = Non
     """The ASGI app; its lifespan migrates the database and runs the delivery worker."""
     clock = clock or SystemClock()
     service = build_service(settings, public_url=public_url, clock=clock)
-    sms = TwilioSmsWebhook(
-        settings=settings,
-        public_url=public_url,
-        engine=service.engine,
-        now=clock.now,
-        on_stored=service.worker.wake,
-    )
+    # Webhooks are stored raw before their ack and applied in the background (issue 9).
+    processor = intake_processor(settings, service, clock)
+    writer = IntakeWriter(service.engine, on_stored=processor.wake)
+    sms = TwilioSmsWebhook(settings=settings, public_url=public_url, now=clock.now, intake=writer)
     status = TwilioStatusWebhook(
         settings=settings,
         public_url=public_url,
@@ -186,6 +197,7 @@ def create_app(settings: Settings, *, public_url: str, clock: Clock | None = Non
         now=clock.now,
         on_stored=service.worker.wake,
         people=service.people,
+        intake=writer,
     )
 
     sweeper = sweeper_for(settings, service.engine, clock)
@@ -194,6 +206,7 @@ def create_app(settings: Settings, *, public_url: str, clock: Clock | None = Non
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         prepare_database(service.engine)
         service.worker.start()
+        processor.start()
         if service.home is not None:
             service.home.start()
         if sweeper is not None:
@@ -207,6 +220,8 @@ def create_app(settings: Settings, *, public_url: str, clock: Clock | None = Non
                 service.home.stop()
             if sweeper is not None:
                 sweeper.stop()
+            writer.stop()
+            processor.stop()
             service.worker.stop()
             service.engine.dispose()
             announcer.stop()
