@@ -6,6 +6,7 @@ import contextlib
 import logging
 import os
 import socket
+import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -54,6 +55,8 @@ from store import jobs, migrate
 from store.engine import is_sqlite, make_engine
 
 log = logging.getLogger(__name__)
+
+ACK_SWITCH_INTERVAL = 0.001
 
 
 @dataclass
@@ -128,7 +131,9 @@ def build_service(
     return Service(settings=settings, engine=engine, worker=worker, people=people, home=home)
 
 
-def intake_processor(settings: Settings, service: Service, clock: Clock) -> IntakeProcessor:
+def intake_processor(
+    settings: Settings, service: Service, clock: Clock, writer: IntakeWriter
+) -> IntakeProcessor:
     """Applies stored webhooks (texts, thread messages); wakes the worker for what they queue."""
     channels = frozenset(c for c in (settings.slack_channel, *settings.routes.values()) if c)
     return IntakeProcessor(
@@ -136,6 +141,7 @@ def intake_processor(settings: Settings, service: Service, clock: Clock) -> Inta
         handlers={TWILIO: twilio_handler(settings), SLACK: slack_handler(settings, channels)},
         clock=clock,
         on_applied=service.worker.wake,
+        acks_first=writer.wait_idle,
     )
 
 
@@ -180,8 +186,8 @@ def create_app(settings: Settings, *, public_url: str, clock: Clock | None = Non
     clock = clock or SystemClock()
     service = build_service(settings, public_url=public_url, clock=clock)
     # Webhooks are stored raw before their ack and applied in the background (issue 9).
-    processor = intake_processor(settings, service, clock)
-    writer = IntakeWriter(service.engine, on_stored=processor.wake)
+    writer = IntakeWriter(service.engine, on_stored=lambda: processor.wake())
+    processor = intake_processor(settings, service, clock, writer)
     sms = TwilioSmsWebhook(settings=settings, public_url=public_url, now=clock.now, intake=writer)
     status = TwilioStatusWebhook(
         settings=settings,
@@ -205,6 +211,9 @@ def create_app(settings: Settings, *, public_url: str, clock: Clock | None = Non
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         prepare_database(service.engine)
+        # The background threads (intake, delivery) hold the GIL for up to the switch
+        # interval whenever a request wants it: 1 ms instead of 5 keeps acks fast (issue 9).
+        sys.setswitchinterval(ACK_SWITCH_INTERVAL)
         service.worker.start()
         processor.start()
         if service.home is not None:

@@ -30,6 +30,9 @@ log = logging.getLogger(__name__)
 PARK_AFTER_FAILURES = 8
 # With several processes, a poll catches rows another process stored.
 _IDLE_POLL_SECONDS = 2.0
+# How long the processor lets acks go first before it takes its turn (so a flood of webhooks
+# cannot starve it for ever).
+_ACKS_FIRST_SECONDS = 0.05
 
 
 # Applies one stored webhook of its source (stores the text, the reply...); may commit.
@@ -46,11 +49,13 @@ class IntakeProcessor:
         handlers: Mapping[str, IntakeHandler],
         clock: Clock,
         on_applied: Callable[[], None],
+        acks_first: Callable[[float], None] = lambda _timeout: None,
     ) -> None:
         self._engine = engine
         self._handlers = dict(handlers)
         self._clock = clock
         self._on_applied = on_applied
+        self._acks_first = acks_first
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="intake", daemon=True)
@@ -90,6 +95,9 @@ class IntakeProcessor:
 
     def apply_one(self) -> bool:
         """Apply the next row that may go; False when none may."""
+        # SQLite has one writer at a time, and a text's domain work holds it for milliseconds:
+        # webhooks waiting to be stored (and acked) go first, for a while.
+        self._acks_first(_ACKS_FIRST_SECONDS)
         with write_gate(self._engine), Session(self._engine) as session:
             row = intake.claim_next(session, now=self._clock.now())
             if row is None:

@@ -37,14 +37,26 @@ class IntakeWriter:
         self._queue: queue.SimpleQueue[_Waiter | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        # Rows queued or being committed; the intake processor waits for none before each row.
+        self._pending = 0
+        self._count_lock = threading.Lock()
+        self._idle = threading.Event()
+        self._idle.set()
 
     async def store(self, row: IntakeRow) -> None:
         """Return once `row` is committed (or was stored before); raise what the commit raised."""
         self._ensure_started()
         loop = asyncio.get_running_loop()
         done: asyncio.Future[None] = loop.create_future()
+        with self._count_lock:
+            self._pending += 1
+            self._idle.clear()
         self._queue.put((row, loop, done))
         await done
+
+    def wait_idle(self, timeout: float) -> None:
+        """Wait (at most `timeout` s) until no webhook waits to be stored: acks go first."""
+        self._idle.wait(timeout)
 
     def stop(self, timeout: float = 10.0) -> None:
         """Commit what was queued, then end the thread."""
@@ -89,6 +101,10 @@ class IntakeWriter:
                 intake.add_all(connection, [row for row, _loop, _done in batch])
         except Exception as exc:  # every waiter gets it: each answers 503, or as it must
             error = exc
+        with self._count_lock:
+            self._pending -= len(batch)
+            if self._pending == 0:
+                self._idle.set()
         for _row, loop, done in batch:
             # RuntimeError: that request's loop is gone (shutdown), nobody waits.
             with contextlib.suppress(RuntimeError):

@@ -12,13 +12,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, Select, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
 from store.models import WebhookIntake
+from store.types import UtcDateTime
 
 _TABLE = WebhookIntake.__table__  # type: ignore[attr-defined]
 
@@ -73,8 +74,7 @@ def add_all(connection: Connection, rows: Sequence[IntakeRow]) -> None:
                 pass
 
 
-def claim_next(session: Session, *, now: datetime) -> Claimed | None:
-    """The oldest due row that heads its order key, locked until the session commits."""
+def _claim_statement() -> Select[int | None, str, str, datetime, int]:
     row = aliased(WebhookIntake)
     earlier = aliased(WebhookIntake)
     blocked = (
@@ -84,18 +84,28 @@ def claim_next(session: Session, *, now: datetime) -> Claimed | None:
         .where(col(earlier.parked_at).is_(None))
         .exists()
     )
-    query = (
+    due = bindparam("now", type_=UtcDateTime())
+    return (
         select(
             col(row.id), col(row.source), col(row.payload), col(row.received_at), col(row.attempts)
         )
         .where(col(row.parked_at).is_(None))
-        .where(or_(col(row.next_attempt_at).is_(None), col(row.next_attempt_at) <= now))
+        .where(or_(col(row.next_attempt_at).is_(None), col(row.next_attempt_at) <= due))
         .where(~blocked)
         .order_by(col(row.id))
         .limit(1)
         .with_for_update(skip_locked=True, of=row)
     )
-    found = session.execute(query).first()
+
+
+# Built once: the intake claims a row per webhook, and building the query costs more than
+# running it.
+_CLAIM = _claim_statement()
+
+
+def claim_next(session: Session, *, now: datetime) -> Claimed | None:
+    """The oldest due row that heads its order key, locked until the session commits."""
+    found = session.execute(_CLAIM, {"now": now}).first()
     if found is None:
         return None
     return Claimed(*found)
