@@ -123,9 +123,12 @@ class IntakeProcessor:
         return True
 
     def _failed(self, session: Session, row: Claimed, exc: Exception) -> None:
-        log.error("intake row %s (%s) failed", row.id, row.source, exc_info=exc)
+        # The error's text may quote the webhook (SQL parameters: numbers, bodies): the class
+        # is logged, the traceback only at DEBUG.
+        reason = type(exc).__name__
+        log.error("intake row %s (%s) failed: %s", row.id, row.source, reason)
+        log.debug("intake row %s failed", row.id, exc_info=exc)
         attempts = row.attempts + 1
-        reason = f"{type(exc).__name__}: {exc}"
         now = self._clock.now()
         if attempts >= PARK_AFTER_FAILURES:
             log.error("intake row %s (%s) failed %d times; parked", row.id, row.source, attempts)
