@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 PARK_AFTER_FAILURES = 8
 # With several processes, a poll catches rows another process stored.
 _IDLE_POLL_SECONDS = 2.0
+_AFTER_WAKE_SECONDS = 0.002
 # How long the processor lets acks go first before it takes its turn (so a flood of webhooks
 # cannot starve it for ever).
 _ACKS_FIRST_SECONDS = 0.05
@@ -78,6 +79,9 @@ class IntakeProcessor:
     def _loop(self) -> None:
         while not self._stop.is_set():
             self._wake.clear()
+            # Woken by a stored webhook: its ack is still being written to the socket, which
+            # needs the GIL this thread would take.
+            time.sleep(_AFTER_WAKE_SECONDS)
             try:
                 if self.apply_one():
                     # The GIL to the event loop between rows, so acks never queue behind a
