@@ -33,6 +33,11 @@ SLACK = "slack"
 _HUMAN_SUBTYPES = frozenset({None, "thread_broadcast", "file_share"})
 
 
+def inbox_channels(settings: Settings) -> frozenset[str]:
+    """The channels whose threads are contacts' conversations."""
+    return frozenset(c for c in (settings.slack_channel, *settings.routes.values()) if c)
+
+
 def thread_of(event: dict[str, Any], channels: Collection[str]) -> str | None:
     """The order key (channel and thread) of a message event that may change something;
     None for one that is ignored whatever the database holds (other channels, bots, joins,

@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
 from bot.blocks import CONSENT_HISTORY, MARK_UNSUBSCRIBED, history_text
-from bot.event_intake import SLACK, apply_message, thread_of
+from bot.event_intake import SLACK, apply_message, inbox_channels, thread_of
 from bot.feedback import SlackFeedback
 from bot.inbox_listeners import register as register_inbox
 from bot.payload_shape import shape_problem
@@ -64,9 +64,7 @@ class SlackEventsEndpoint:
         self._now = now
         self._on_stored = on_stored
         self._verifier = SignatureVerifier(settings.slack_signing_secret)
-        self._channels = frozenset(
-            c for c in (settings.slack_channel, *settings.routes.values()) if c
-        )
+        self._channels = inbox_channels(settings)
         assert settings.slack_bot_token is not None
         self.bolt = App(
             # Tokenless: the listeners only store; the token comes from `authorize`.

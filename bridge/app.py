@@ -16,7 +16,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Route
 
-from bot.event_intake import SLACK, slack_handler
+from bot.event_intake import SLACK, inbox_channels, slack_handler
 from bot.events import SlackEventsEndpoint
 from bot.feedback import SlackFeedback
 from bot.home_refresh import HomeRefresher, home_refresher
@@ -135,7 +135,7 @@ def intake_processor(
     settings: Settings, service: Service, clock: Clock, writer: IntakeWriter
 ) -> IntakeProcessor:
     """Applies stored webhooks (texts, thread messages); wakes the worker for what they queue."""
-    channels = frozenset(c for c in (settings.slack_channel, *settings.routes.values()) if c)
+    channels = inbox_channels(settings)
     return IntakeProcessor(
         engine=service.engine,
         handlers={TWILIO: twilio_handler(settings), SLACK: slack_handler(settings, channels)},
