@@ -35,6 +35,7 @@ test: lint unit
 
 bench: $(STAMP)
 	$(BIN)/python bench/inbound_latency.py --out bench/RESULTS.md
+	$(BIN)/python bench/steady_ack.py --out bench/RESULTS.md
 	$(BIN)/python bench/slack_ack_latency.py --out bench/RESULTS.md
 	$(BIN)/python bench/contact_import.py --out bench/RESULTS.md
 	$(BIN)/python bench/accept_cost.py --out bench/RESULTS.md

@@ -1,28 +1,66 @@
-"""The reference for the latency benchmark: an endpoint that only checks Twilio's signature."""
+"""The reference for the inbound benchmarks: check Twilio's signature, parse the form, insert
+one row with SQLAlchemy into SQLite (WAL), answer empty TwiML.
+
+Written as a careful bare endpoint would be: the insert runs in Starlette's thread pool, and
+one lock serialises this process's writers (SQLite allows one at a time; without the lock the
+threads meet in SQLite's busy handler and sleep). Reads TWILIO_AUTH_TOKEN, PUBLIC_URL and
+BARE_DATABASE_URL (a SQLite file of its own).
+"""
 
 from __future__ import annotations
 
 import os
+import threading
+from datetime import UTC, datetime
 from urllib.parse import parse_qsl
 
+from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Text
+from sqlalchemy.dialects import sqlite
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 from twilio.request_validator import RequestValidator
 
 from bridge.twilio_webhook import EMPTY_TWIML, Params
+from store.engine import make_engine
 
 _validator = RequestValidator(os.environ["TWILIO_AUTH_TOKEN"])
 _public_url = os.environ["PUBLIC_URL"]
+_engine = make_engine(os.environ["BARE_DATABASE_URL"])
+_metadata = MetaData()
+_texts = Table(
+    "text",
+    _metadata,
+    Column("id", Integer, primary_key=True),
+    Column("sid", String(34), nullable=False, unique=True),
+    Column("sender", String(32), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+)
+_metadata.create_all(_engine)
+_write_lock = threading.Lock()
+
+
+def _insert(params: Params) -> None:
+    row = {
+        "sid": params.get("MessageSid", ""),
+        "sender": params.get("From", ""),
+        "body": params.get("Body", ""),
+        "received_at": datetime.now(UTC),
+    }
+    with _write_lock, _engine.begin() as connection:
+        connection.execute(sqlite.insert(_texts).on_conflict_do_nothing(), row)
 
 
 async def sms(request: Request) -> Response:
-    """Check the signature and answer empty TwiML; store nothing."""
+    """Check the signature, store the text as one row, answer empty TwiML."""
     params = Params(parse_qsl((await request.body()).decode(), keep_blank_values=True))
     signature = request.headers.get("x-twilio-signature", "")
     if not _validator.validate(_public_url + request.url.path, params, signature):
         return PlainTextResponse("invalid signature", status_code=403)
+    await run_in_threadpool(_insert, params)
     return Response(EMPTY_TWIML, media_type="text/xml")
 
 

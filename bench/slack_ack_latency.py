@@ -1,11 +1,13 @@
-"""Slack event ack latency at 50 concurrent signed events: smsbridge against bare slack_bolt.
+"""Slack event acks: smsbridge against bare slack_bolt, at 50 concurrent and at a steady rate.
 
-Both servers run as real uvicorn processes on 127.0.0.1 and are measured in alternating rounds
-of the same run, so the ratio holds on a noisy machine. smsbridge gets thread replies from an
-admin in a real customer's thread: it stores each reply and its send job in SQLite before it
-acks, while its worker sends the queued SMS to a local Twilio emulator (and reacts in a local
-Slack emulator) meanwhile. Bare Bolt (`bench/bare_bolt.py`) verifies, runs a no-op listener and
-acks. Nothing leaves 127.0.0.1.
+Goal G4 (issue 9): `POST /slack/events` throughput for message events >= 0.5x bare Bolt's
+(`bench/bare_bolt.py`: verifies, runs a no-op listener, acks) at 50 concurrent connections, and
+p99 <= 50 ms at a steady 100 events/s (open loop, latency from each event's scheduled send
+time). Both servers run as real uvicorn processes on 127.0.0.1 and are measured in alternating
+rounds of the same run, so the ratio holds on a noisy machine. smsbridge gets thread replies
+from an admin in a real customer's thread: it stores each event before it acks, applies it in
+the background (the reply and its send job), while its worker sends the queued SMS to a local
+Twilio emulator (and reacts in a local Slack emulator) meanwhile. Nothing leaves 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -22,17 +24,16 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-import aiohttp
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.inbound_latency import free_port, percentile  # noqa: E402
+from bench.inbound_latency import free_port  # noqa: E402
+from bench.load import Prepared, Tally, burst, percentile, steady  # noqa: E402
 from bench.results import write_section  # noqa: E402
 from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, CHANNEL, SIGNING_SECRET, base_env  # noqa: E402
 from tests.emulators import SlackEmulator, TwilioEmulator  # noqa: E402
@@ -41,17 +42,10 @@ from tests.slack_events import SlackEvents, escape, rich_text_blocks  # noqa: E4
 
 ADMIN = "UADMIN"
 CUSTOMER = "+14155550100"
-HEADING = "## Slack event ack latency (`POST /slack/events`)"
+HEADING = "## Slack event acks (`POST /slack/events`, goal G4)"
+THROUGHPUT_GOAL, STEADY_P99_MS = 0.5, 50.0
 # Headers httpx computed for its own connection; aiohttp sets its own.
 _HOP_HEADERS = frozenset({"host", "content-length", "connection", "accept-encoding", "accept"})
-
-
-@dataclass
-class Tally:
-    """One server's measurements over all rounds."""
-
-    latencies: list[float] = field(default_factory=list)
-    failures: list[str] = field(default_factory=list)
 
 
 @contextmanager
@@ -117,34 +111,27 @@ def signed_events(
     return requests
 
 
-async def fire(requests: list[httpx.Request], concurrency: int, tally: Tally) -> None:
-    """Send the requests, `concurrency` at a time; per-request seconds of the 200s in `tally`."""
-    queue = iter(requests)
-    connector = aiohttp.TCPConnector(limit=concurrency)
-    timeout = aiohttp.ClientTimeout(total=30)
-    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as client:
+def prepared(requests: list[httpx.Request]) -> list[Prepared]:
+    """httpx's signed requests as the load generator sends them."""
+    return [
+        Prepared(
+            str(request.url),
+            request.content,
+            {k: v for k, v in request.headers.items() if k.lower() not in _HOP_HEADERS},
+        )
+        for request in requests
+    ]
 
-        async def sender() -> None:
-            for request in queue:
-                headers = {
-                    k: v for k, v in request.headers.items() if k.lower() not in _HOP_HEADERS
-                }
-                started = time.perf_counter()
-                try:
-                    async with client.post(
-                        str(request.url), data=request.content, headers=headers
-                    ) as answer:
-                        body = await answer.read()
-                        elapsed = time.perf_counter() - started
-                        if answer.status == 200:
-                            tally.latencies.append(elapsed)
-                        else:
-                            text = body[:200].decode(errors="replace")
-                            tally.failures.append(f"HTTP {answer.status}: {text}")
-                except (aiohttp.ClientError, TimeoutError) as exc:
-                    tally.failures.append(f"{type(exc).__name__}: {exc}")
 
-        await asyncio.gather(*(sender() for _ in range(concurrency)))
+def wait_stored(database: Path, expected: int, timeout: float) -> tuple[int, int, float]:
+    """Wait until smsbridge has applied `expected` replies; (replies, send jobs, seconds)."""
+    began = time.monotonic()
+    while True:
+        replies, jobs = stored_replies(database)
+        waited = time.monotonic() - began
+        if replies >= expected or waited > timeout:
+            return replies, jobs, waited
+        time.sleep(0.5)
 
 
 def stored_replies(database: Path) -> tuple[int, int]:
@@ -164,10 +151,13 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--warmup", type=int, default=100, help="unmeasured events per server")
+    parser.add_argument("--rate", type=float, default=100.0, help="events/s of the steady load")
+    parser.add_argument("--seconds", type=float, default=30.0, help="of steady load per server")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
 
     tallies = {"bare Bolt": Tally(), "smsbridge": Tally()}
+    steadies = {"bare Bolt": Tally(), "smsbridge": Tally()}
     with (
         tempfile.TemporaryDirectory() as tmp,
         SlackEmulator() as slack,
@@ -200,24 +190,31 @@ def main() -> int:
                 "smsbridge": SlackEvents(base_url=app_url, signing_secret=SIGNING_SECRET),
             }
             seeds = {"bare Bolt": None, "smsbridge": slack}
-            for name, events in targets.items():  # warm-up, not measured
-                requests = signed_events(events, thread_ts, 1_000_000, args.warmup, seeds[name])
-                asyncio.run(fire(requests, args.concurrency, Tally()))
+
+            def events(name: str, first: int, count: int) -> list[Prepared]:
+                signed = signed_events(targets[name], thread_ts, first, count, seeds[name])
+                return prepared(signed)
+
+            for name in targets:  # warm-up, not measured
+                asyncio.run(burst(events(name, 1_000_000, args.warmup), args.concurrency, Tally()))
             for round_ in range(args.rounds):
                 order = list(targets) if round_ % 2 == 0 else list(reversed(targets))
                 for name in order:
-                    first = 1 + round_ * args.requests
-                    requests = signed_events(
-                        targets[name], thread_ts, first, args.requests, seeds[name]
-                    )
-                    asyncio.run(fire(requests, args.concurrency, tallies[name]))
-            replies, jobs = stored_replies(database)
+                    requests = events(name, 1 + round_ * args.requests, args.requests)
+                    asyncio.run(burst(requests, args.concurrency, tallies[name]))
+            steady_count = int(args.rate * args.seconds)
+            for name in targets:
+                requests = events(name, 2_000_000, steady_count)
+                asyncio.run(steady(requests, args.rate, steadies[name]))
+            expected = args.warmup + args.rounds * args.requests + steady_count
+            replies, jobs, waited = wait_stored(database, expected, timeout=180)
             sent = len(twilio_api.sent)
-    expected = args.warmup + args.rounds * args.requests
-    failures = sum(len(t.failures) for t in tallies.values())
-    text = report(tallies, args, stored=(replies, jobs, expected), sent=sent)
+    failures = sum(len(t.failures) for t in (*tallies.values(), *steadies.values()))
+    text = report(
+        tallies, steadies, args, stored=(replies, jobs, expected), waited=waited, sent=sent
+    )
     print(text)
-    for name, tally in tallies.items():
+    for name, tally in (*tallies.items(), *steadies.items()):
         for failure in tally.failures[:5]:
             print(f"{name} failure: {failure}", file=sys.stderr)
     if failures or replies < expected or jobs < expected:
@@ -232,43 +229,65 @@ def main() -> int:
     return 0
 
 
+def _row(name: str, load: str, tally: Tally) -> str:
+    values = tally.latencies
+    p50, p99 = percentile(values, 50) * 1000, percentile(values, 99) * 1000
+    mean = statistics.fmean(values) * 1000 if values else float("nan")
+    top = max(values) * 1000 if values else float("nan")
+    return (
+        f"| {name} | {load} | {len(values)} | {len(tally.failures)} | {tally.throughput:.0f} | "
+        f"{p50:.1f} | {p99:.1f} | {top:.1f} | {mean:.1f} |"
+    )
+
+
 def report(
-    tallies: dict[str, Tally], args: argparse.Namespace, *, stored: tuple[int, int, int], sent: int
+    tallies: dict[str, Tally],
+    steadies: dict[str, Tally],
+    args: argparse.Namespace,
+    *,
+    stored: tuple[int, int, int],
+    waited: float,
+    sent: int,
 ) -> str:
-    rows = []
-    for name, tally in tallies.items():
-        values = tally.latencies or [float("nan")]
-        p50, p99 = percentile(values, 50) * 1000, percentile(values, 99) * 1000
-        mean = statistics.fmean(values) * 1000
-        rows.append((name, len(tally.latencies), len(tally.failures), p50, p99, mean))
-    bare, app = rows[0], rows[1]
     command = " ".join(["python", "bench/slack_ack_latency.py", *sys.argv[1:]])
     replies, jobs, expected = stored
+    ratio = tallies["smsbridge"].throughput / tallies["bare Bolt"].throughput
+    steady_p99 = percentile(steadies["smsbridge"].latencies, 99) * 1000
+    checks = [
+        (f"throughput ratio {ratio:.2f}x >= {THROUGHPUT_GOAL}x", ratio >= THROUGHPUT_GOAL),
+        (
+            f"p99 at {args.rate:.0f}/s {steady_p99:.1f} ms <= {STEADY_P99_MS:.0f} ms",
+            steady_p99 <= STEADY_P99_MS,
+        ),
+    ]
     lines = [
         HEADING,
         "",
         f"- measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.system()} "
         f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
         f"- command: `{command}` (also `make bench`)",
-        f"- {args.concurrency} concurrent signed `message` events (an admin's replies in one "
-        f"customer's thread), {args.rounds} alternating round(s) of {args.requests} per server "
-        f"(order swapped each round) after {args.warmup} unmeasured warm-up events each; "
-        "requests are signed just before each round",
-        "- smsbridge stores each reply and its send job in SQLite (WAL) before it acks "
-        f"({replies} replies / {jobs} send jobs stored for {expected} events), while its "
-        "worker sends the queued SMS to a local Twilio emulator meanwhile at the default pace "
-        f"(`TWILIO_MPS=1`; {sent} sent during the run)",
+        f"- burst: {args.concurrency} concurrent connections (closed loop) sending signed "
+        f"`message` events (an admin's replies in one customer's thread), {args.rounds} "
+        f"alternating round(s) of {args.requests} per server (order swapped each round) after "
+        f"{args.warmup} unmeasured warm-up events each; requests are signed just before each round",
+        f"- steady: {args.rate:.0f} events/s for {args.seconds:.0f} s per server, open loop, "
+        "latency from each event's scheduled send time",
+        "- smsbridge stores each verified event (SQLite, WAL) before its 200 and applies it in "
+        f"the background ({replies} replies / {jobs} send jobs stored for {expected} events, "
+        f"the last {waited:.1f} s after the load ended), while its worker sends the queued SMS "
+        f"to a local Twilio emulator meanwhile at the default pace (`TWILIO_MPS=1`; {sent} sent "
+        "during the run)",
         "- bare Bolt: `bench/bare_bolt.py`, slack_bolt's `App` with a no-op `message` listener "
         "behind its own Starlette adapter (`process_before_response=True`, no storage)",
         "",
-        "| endpoint | requests | non-200 | p50 ms | p99 ms | mean ms |",
-        "|---|---|---|---|---|---|",
-        *(
-            f"| {n} | {c} | {f} | {p50:.1f} | {p99:.1f} | {m:.1f} |"
-            for n, c, f, p50, p99, m in rows
-        ),
+        "| endpoint | load | 200s | non-200 | events/s | p50 ms | p99 ms | max ms | mean ms |",
+        "|---|---|---|---|---|---|---|---|---|",
+        *(_row(name, f"{args.concurrency} concurrent", t) for name, t in tallies.items()),
+        *(_row(name, f"{args.rate:.0f}/s", t) for name, t in steadies.items()),
         "",
-        f"Ratio smsbridge / bare Bolt: p50 {app[3] / bare[3]:.2f}x, p99 {app[4] / bare[4]:.2f}x.",
+        "Goal G4: "
+        + "; ".join(f"{label} {'met' if ok else 'NOT met'}" for label, ok in checks)
+        + f" — **{'met' if all(ok for _, ok in checks) else 'NOT met'}**.",
     ]
     return "\n".join(lines)
 

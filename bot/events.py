@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeGuard
 
 from slack_bolt import Ack, App, BoltRequest, BoltResponse
 from slack_bolt.adapter.starlette.handler import to_starlette_response
@@ -21,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
 from bot.blocks import CONSENT_HISTORY, MARK_UNSUBSCRIBED, history_text
+from bot.event_intake import SLACK, apply_message, inbox_channels, thread_of
 from bot.feedback import SlackFeedback
 from bot.inbox_listeners import register as register_inbox
 from bot.payload_shape import shape_problem
@@ -29,22 +31,16 @@ from bridge.config import Settings
 from bridge.consent_actions import consent_history, mark_unsubscribed
 from bridge.http_body import BodyTooLarge, read_capped
 from bridge.ids import ChannelId, SlackTs
+from bridge.intake_writer import IntakeWriter
 from bridge.ports import People
-from bridge.reply_intake import (
-    Outcome,
-    ThreadMessage,
-    receive_delete,
-    receive_edit,
-    receive_reply,
-)
+from bridge.reply_intake import Outcome
 from bridge.unavailable import DATABASE_DOWN, database_down_response
 from store.engine import write_gate
+from store.intake import IntakeRow
 
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1024 * 1024
-# Subtypes that are a person writing in the thread; the rest are joins, topics, bots...
-_HUMAN_SUBTYPES = frozenset({None, "thread_broadcast", "file_share"})
 _QUEUED = frozenset({Outcome.QUEUED, Outcome.RECALL_NOTED})
 
 
@@ -59,16 +55,16 @@ class SlackEventsEndpoint:
         now: Callable[[], datetime],
         on_stored: Callable[[], None],
         people: People | None = None,
+        intake: IntakeWriter | None = None,
     ) -> None:
         assert settings.slack_signing_secret is not None
+        self._intake = intake
         self._settings = settings
         self._engine = engine
         self._now = now
         self._on_stored = on_stored
         self._verifier = SignatureVerifier(settings.slack_signing_secret)
-        self._channels = frozenset(
-            c for c in (settings.slack_channel, *settings.routes.values()) if c
-        )
+        self._channels = inbox_channels(settings)
         assert settings.slack_bot_token is not None
         self.bolt = App(
             # Tokenless: the listeners only store; the token comes from `authorize`.
@@ -108,73 +104,55 @@ class SlackEventsEndpoint:
             log.warning("refused a Slack request with a missing, wrong or stale signature")
             return PlainTextResponse("invalid signature", status_code=401)
         try:
-            problem = shape_problem(parse_body(text, request.headers.get("content-type")))
+            payload = parse_body(text, request.headers.get("content-type"))
+            problem = shape_problem(payload)
         except ValueError:  # not JSON
-            problem = "not JSON or a form"
+            payload, problem = None, "not JSON or a form"
         if problem is not None:  # retrying will not fix it: answered, not dispatched
             log.debug("ignored a signed but malformed Slack request: %s", problem)
             return PlainTextResponse("", status_code=200)
+        if self._intake is not None and _is_message_event(payload):
+            return await self._take_message(payload)
         bolt_request = BoltRequest(
             body=text, query=request.url.query, headers=dict(request.headers)
         )
         response = await run_in_threadpool(self.bolt.dispatch, bolt_request)
         return to_starlette_response(response)
 
-    def _on_message(self, event: dict[str, Any]) -> None:
-        channel = _text(event.get("channel"))
-        if channel not in self._channels:
-            log.debug("message event for a channel that is not an inbox: ignored")
-            return
-        subtype = event.get("subtype")
-        if subtype == "message_changed":
-            self._on_edit(channel, event.get("message"))
-        elif subtype == "message_deleted":
-            self._on_delete(channel, event)
-        elif subtype in _HUMAN_SUBTYPES:
-            self._on_reply(channel, event)
+    async def _take_message(self, payload: dict[str, Any]) -> Response:
+        """A message event: stored raw and acked; the intake processor applies it after.
 
-    def _on_reply(self, channel: str, event: dict[str, Any]) -> None:
-        ts, thread_ts, user = (_text(event.get(k)) for k in ("ts", "thread_ts", "user"))
-        if event.get("bot_id") or not (ts and user and thread_ts) or thread_ts == ts:
-            return  # bots (ours or not), and top-level channel messages
-        files = event.get("files")
-        count = len(files) if isinstance(files, list) else 0
-        file_ids = _file_ids(files)
-        text = _text(event.get("text"))
-        message = ThreadMessage(channel, thread_ts, ts, user, text, count, file_ids)
-        self._store(
-            lambda s: receive_reply(s, settings=self._settings, message=message, at=self._now())
+        Events that cannot touch a contact's thread are acked without a write, as before."""
+        order_key = thread_of(payload["event"], self._channels)
+        if order_key is None:
+            return PlainTextResponse("", status_code=200)
+        assert self._intake is not None
+        row = IntakeRow(
+            key=f"{SLACK}:{payload['event_id']}",
+            source=SLACK,
+            order_key=order_key,
+            payload=json.dumps(payload),
+            received_at=self._now(),
         )
+        try:
+            await self._intake.store(row)
+        except DATABASE_DOWN as down:
+            return database_down_response(down)
+        return PlainTextResponse("", status_code=200)
 
-    def _on_edit(self, channel: str, message: Any) -> None:
-        if not isinstance(message, dict) or message.get("bot_id"):
-            return
-        ts, thread_ts = _text(message.get("ts")), _text(message.get("thread_ts"))
-        if not ts or not thread_ts or ts == thread_ts:
-            return
-        text = _text(message.get("text"))
-        self._store(
-            lambda s: receive_edit(
-                s,
+    def _on_message(self, event: dict[str, Any]) -> None:
+        """A message event Bolt dispatched (one the fast path did not take): applied at once."""
+        with write_gate(self._engine), Session(self._engine) as session:
+            outcome = apply_message(
+                session,
                 settings=self._settings,
-                channel=channel,
-                thread_ts=thread_ts,
-                ts=ts,
-                text=text,
+                channels=self._channels,
+                event=event,
                 at=self._now(),
             )
-        )
-
-    def _on_delete(self, channel: str, event: dict[str, Any]) -> None:
-        previous = event.get("previous_message")
-        if not isinstance(previous, dict) or previous.get("bot_id"):
-            return
-        ts, thread_ts = _text(event.get("deleted_ts")), _text(previous.get("thread_ts"))
-        if not ts or not thread_ts or ts == thread_ts:
-            return
-        self._store(
-            lambda s: receive_delete(s, channel=channel, thread_ts=thread_ts, ts=ts, at=self._now())
-        )
+        log.debug("thread message: %s", outcome.value)
+        if outcome in _QUEUED:
+            self._on_stored()
 
     def _show_consent_history(self, body: dict[str, Any], client: WebClient) -> None:
         where = _clicked(body)
@@ -207,13 +185,6 @@ class SlackEventsEndpoint:
             where.thread_ts,
             "Marked unsubscribed: nothing more will be texted to them until they text START.",
         )
-
-    def _store(self, action: Callable[[Session], Outcome]) -> None:
-        with write_gate(self._engine), Session(self._engine) as session:
-            outcome = action(session)
-        log.debug("thread message: %s", outcome.value)
-        if outcome in _QUEUED:
-            self._on_stored()
 
 
 @dataclass(frozen=True)
@@ -257,6 +228,17 @@ def _database_down_is_503(error: Exception) -> BoltResponse | None:
     return None
 
 
+def _is_message_event(payload: Any) -> TypeGuard[dict[str, Any]]:
+    """An Events API `message` event with its ID: the ones the fast path takes."""
+    if not isinstance(payload, dict) or payload.get("type") != "event_callback":
+        return False
+    event_id = payload.get("event_id")
+    if not isinstance(event_id, str) or not 0 < len(event_id) <= 100:
+        return False
+    event = payload.get("event")
+    return isinstance(event, dict) and event.get("type") == "message"
+
+
 def _fixed_token(token: str) -> Callable[..., AuthorizeResult]:
     """Authorization with the one bot token we have.
 
@@ -268,14 +250,3 @@ def _fixed_token(token: str) -> Callable[..., AuthorizeResult]:
         return AuthorizeResult(enterprise_id=enterprise_id, team_id=team_id, bot_token=token)
 
     return authorize
-
-
-def _text(value: Any) -> str:
-    return value if isinstance(value, str) else ""
-
-
-def _file_ids(files: Any) -> tuple[str, ...]:
-    """The IDs in a `file_share` event's `files`, in order."""
-    if not isinstance(files, list):
-        return ()
-    return tuple(f["id"] for f in files if isinstance(f, dict) and isinstance(f.get("id"), str))

@@ -7,6 +7,7 @@ import logging
 import math
 import os
 import socket
+import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -16,6 +17,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Route
 
+from bot.event_intake import SLACK, inbox_channels, slack_handler
 from bot.events import SlackEventsEndpoint
 from bot.feedback import SlackFeedback
 from bot.home_refresh import HomeRefresher, home_refresher
@@ -33,6 +35,8 @@ from bridge.health import healthz
 from bridge.held_replies import HELD_NOT_SENT, HOLD_NOTICE
 from bridge.inbound import CONSENT_EVENT, FLOOD_NOTE, POST_EVENT, POST_TEXT, UPDATE_CARD
 from bridge.inbox import SLA_CHECK
+from bridge.intake import IntakeProcessor
+from bridge.intake_writer import IntakeWriter
 from bridge.logs import RequestIdMiddleware
 from bridge.mail_jobs import mail_runners
 from bridge.media_endpoint import MediaEndpoint
@@ -48,12 +52,14 @@ from bridge.thread_intro import ThreadIntro
 from bridge.twilio_gateway import TwilioGateway
 from bridge.twilio_log import TwilioMessageLog
 from bridge.twilio_status import TwilioStatusWebhook
-from bridge.twilio_webhook import TwilioSmsWebhook
+from bridge.twilio_webhook import TWILIO, TwilioSmsWebhook, twilio_handler
 from bridge.worker import PARKED_NOTICE, DeliveryWorker, Dispatch, JobRunner
 from store import jobs, migrate
 from store.engine import is_sqlite, make_engine
 
 log = logging.getLogger(__name__)
+
+ACK_SWITCH_INTERVAL = 0.001
 
 
 @dataclass
@@ -168,6 +174,24 @@ def backlog_jobs(budget: Budget) -> int:
     return max(budget.burst, math.ceil(budget.rate * BACKLOG_SECONDS))
 
 
+def intake_processor(
+    settings: Settings, service: Service, clock: Clock, writer: IntakeWriter | None = None
+) -> IntakeProcessor:
+    """Applies stored webhooks (texts, thread messages); wakes the worker for what they queue.
+
+    In a `serve` process it lets this process's acks go first (`writer`); a `worker` process
+    has none, and applies what the HTTP processes stored.
+    """
+    channels = inbox_channels(settings)
+    return IntakeProcessor(
+        engine=service.engine,
+        handlers={TWILIO: twilio_handler(settings), SLACK: slack_handler(settings, channels)},
+        clock=clock,
+        on_applied=service.worker.wake,
+        acks_first=writer.wait_idle if writer is not None else lambda _timeout: None,
+    )
+
+
 def thread_intro(settings: Settings, *, sink: SlackPoster, links: SlackLinks) -> ThreadIntro:
     """What a new thread begins with: the earlier thread's link, then earlier messages."""
     assert settings.twilio_account_sid is not None and settings.twilio_auth_token is not None
@@ -208,13 +232,10 @@ def create_app(settings: Settings, *, public_url: str, clock: Clock | None = Non
     """The ASGI app; its lifespan migrates the database and runs the delivery worker."""
     clock = clock or SystemClock()
     service = build_service(settings, public_url=public_url, clock=clock)
-    sms = TwilioSmsWebhook(
-        settings=settings,
-        public_url=public_url,
-        engine=service.engine,
-        now=clock.now,
-        on_stored=service.worker.wake,
-    )
+    # Webhooks are stored raw before their ack and applied in the background (issue 9).
+    writer = IntakeWriter(service.engine, on_stored=lambda: processor.wake())
+    processor = intake_processor(settings, service, clock, writer)
+    sms = TwilioSmsWebhook(settings=settings, public_url=public_url, now=clock.now, intake=writer)
     status = TwilioStatusWebhook(
         settings=settings,
         public_url=public_url,
@@ -229,6 +250,7 @@ def create_app(settings: Settings, *, public_url: str, clock: Clock | None = Non
         now=clock.now,
         on_stored=service.worker.wake,
         people=service.people,
+        intake=writer,
     )
 
     sweeper = sweeper_for(settings, service.engine, clock)
@@ -236,7 +258,11 @@ def create_app(settings: Settings, *, public_url: str, clock: Clock | None = Non
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         prepare_database(service.engine)
+        # The background threads (intake, delivery) hold the GIL for up to the switch
+        # interval whenever a request wants it: 1 ms instead of 5 keeps acks fast (issue 9).
+        sys.setswitchinterval(ACK_SWITCH_INTERVAL)
         service.start()
+        processor.start()
         if sweeper is not None:
             sweeper.start()
         log.info("smsbridge is up; Twilio webhook at %s/twilio/sms", public_url.rstrip("/"))
@@ -246,6 +272,8 @@ def create_app(settings: Settings, *, public_url: str, clock: Clock | None = Non
         finally:
             if sweeper is not None:
                 sweeper.stop()
+            writer.stop()
+            processor.stop()
             service.stop()
             service.engine.dispose()
             announcer.stop()

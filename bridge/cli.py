@@ -158,7 +158,7 @@ def _serve(settings: Settings, *, host: str, port: int) -> int:
 
 
 def _worker(settings: Settings) -> int:
-    from bridge.app import build_service, prepare_database
+    from bridge.app import build_service, intake_processor, prepare_database
 
     if not _require_credentials(settings):
         return 2
@@ -171,7 +171,10 @@ def _worker(settings: Settings) -> int:
     from bridge.retention import sweeper_for
 
     sweeper = sweeper_for(settings, service.engine, SystemClock())
+    # Webhooks stored by the HTTP processes are applied by whichever process gets to them.
+    processor = intake_processor(settings, service, SystemClock())
     service.start()
+    processor.start()
     if sweeper is not None:
         sweeper.start()
     log.info("delivery worker running")
@@ -181,6 +184,7 @@ def _worker(settings: Settings) -> int:
     stop.wait()
     if sweeper is not None:
         sweeper.stop()
+    processor.stop()
     service.stop()
     announcer.stop()
     return 0

@@ -18,7 +18,7 @@ from sqlmodel import Session, col, select
 
 from bridge.inbound import UPDATE_CARD, sender_key
 from bridge.phones import parse_e164
-from store import jobs, privacy
+from store import intake, jobs, privacy
 from store.models import (
     Contact,
     Conversation,
@@ -27,6 +27,7 @@ from store.models import (
     Message,
     OutboundSms,
     TimezoneChange,
+    WebhookIntake,
 )
 
 ERASED = "erased"
@@ -89,6 +90,10 @@ def forget(session: Session, *, contact: Contact, actor: str, at: datetime) -> E
         .where(col(DeliveryJob.contact_id) == cid, col(DeliveryJob.state) == jobs.PENDING)
         .values(state=jobs.DONE, completed_at=at, locked_until=None, last_error="erased")
     ).rowcount  # type: ignore[attr-defined]
+    # webhook_intake: texts from the number stored but not applied yet (or parked).
+    session.execute(
+        delete(WebhookIntake).where(col(WebhookIntake.order_key) == intake.text_order_key(phone))
+    )
     # conversation: kept; each thread's header is redrawn without the number or the name.
     threads = select(Conversation).where(
         col(Conversation.contact_id) == cid, col(Conversation.parent_ts).is_not(None)

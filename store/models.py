@@ -327,3 +327,26 @@ class BacklogStatus(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow, sa_column=_when())
     cleared_at: datetime | None = Field(default=None, sa_column=_when(nullable=True))
     peak: int = 0
+
+
+class WebhookIntake(SQLModel, table=True):
+    """A verified webhook stored raw before its ack, until the intake processor has applied it.
+
+    Rows are deleted in the transaction that applies them, so the table holds only the backlog
+    (and parked rows that failed too often, kept for the operator).
+    """
+
+    __tablename__ = "webhook_intake"
+    __table_args__ = (Index("ix_webhook_intake_order", "order_key", "id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    # "twilio:<MessageSid>" or "slack:<event_id>": a retry of the same webhook is stored once.
+    key: str = Field(max_length=140, unique=True)
+    source: str = Field(max_length=10)
+    # Rows with the same key here are applied one at a time, in arrival (id) order.
+    order_key: str = Field(max_length=200)
+    payload: str = Field(default="", sa_column=Column(Text, nullable=False))
+    received_at: datetime = Field(default_factory=utcnow, sa_column=_when())
+    attempts: int = 0
+    next_attempt_at: datetime | None = Field(default=None, sa_column=_when(nullable=True))
+    parked_at: datetime | None = Field(default=None, sa_column=_when(nullable=True))
+    error: str | None = Field(default=None, max_length=300)

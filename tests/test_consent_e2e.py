@@ -148,7 +148,13 @@ def test_no_automatic_text_ever_reaches_someone_who_opted_out(
 
 
 def test_a_waiting_reply_is_cancelled_by_stop_and_its_author_told(bridge: Bridge) -> None:
-    thread = bridge.thread()
+    # The customer gets the autoresponse, then opts in (a START sent before the autoresponder
+    # has run makes it stay silent: they consented by then).
+    bridge.text("Hi, is my order on its way?")
+    bridge.slack.wait_for(lambda: len(bridge.twilio_api.sent) == 1, 10)  # the autoresponse
+    bridge.text("START")
+    [parent] = wait_for_thread(bridge.slack, replies=2)
+    thread = str(parent["ts"])
     bridge.slack.wait_for(lambda: len(bridge.twilio_api.sent) == 2, 10)  # autoresponse, START
     bridge.twilio_api.fail("messages.create", status=503, code=20503, times=1000)
     ts = bridge.reply(thread, ADMIN, "We can offer a refund")

@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 
 from store.engine import make_engine
 from store.jobs import TIMER_LANE
-from store.models import DeliveryJob, Message
+from store.models import DeliveryJob, Message, WebhookIntake
 from tests.conftest import CHANNEL
 from tests.emulators import SlackEmulator
 from tests.fuzzing import ErrorLog, fuzz, tick
@@ -60,6 +60,17 @@ def stored(server: Server, sid: str) -> int:
     with Session(server.engine) as session:
         query = select(func.count()).select_from(Message).where(Message.twilio_sid == sid)
         return int(session.exec(query).one())
+
+
+def wait_applied(server: Server) -> None:
+    """Until the intake has applied every acked text (stored raw before each 200)."""
+
+    def empty() -> bool:
+        with Session(server.engine) as session:
+            query = select(func.count()).select_from(WebhookIntake)
+            return int(session.exec(query).one()) == 0
+
+    server.slack.wait_for(empty, timeout=15, interval=0.02)
 
 
 def posts_with(server: Server, marker: str) -> int:
@@ -111,9 +122,11 @@ def test_truncated_re_encoded_or_oversized_bodies_are_refused_and_store_nothing(
     if answer.status_code == 200:
         # Only the very request Twilio signed gets in, and then exactly once.
         assert intact and not oversize
+        wait_applied(server)
         assert stored(server, params["MessageSid"]) == 1
     else:
         assert answer.status_code in (400, 403, 413)
+        wait_applied(server)
         assert stored(server, params["MessageSid"]) == 0
     assert server.errors.messages() == []
 
@@ -141,6 +154,7 @@ def test_duplicated_and_reordered_texts_are_stored_once_and_posted_once(
         shuffle.shuffle(pairs)  # Twilio's signature does not depend on the parameters' order
         answer = server.twilio.send(dict(pairs))
         assert answer.status_code == 200, answer.text
+    wait_applied(server)
     for params in requests:
         assert stored(server, params["MessageSid"]) == 1
     markers = [params["Body"].split(" ", 1)[0] for params in requests]

@@ -1,0 +1,122 @@
+"""Storing verified webhooks before their ack, many requests to one commit.
+
+One thread writes: the requests that arrive while a commit runs go together in the next one
+(group commit). A webhook thread per request would meet the others on SQLite's single write
+lock, and the GIL, in a convoy; here each request costs one queue put and one wake-up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import queue
+import threading
+from collections.abc import Callable
+
+from sqlalchemy import Engine
+
+from store import intake
+from store.engine import write_gate
+from store.intake import IntakeRow
+
+log = logging.getLogger(__name__)
+
+# Enough to drain 50 concurrent webhooks in one commit, small enough to keep a commit short.
+_MAX_BATCH = 200
+
+_Waiter = tuple[IntakeRow, asyncio.AbstractEventLoop, "asyncio.Future[None]"]
+
+
+class IntakeWriter:
+    """Stores rows for the webhook endpoints; `on_stored` wakes the intake processor."""
+
+    def __init__(self, engine: Engine, on_stored: Callable[[], None]) -> None:
+        self._engine = engine
+        self._on_stored = on_stored
+        self._queue: queue.SimpleQueue[_Waiter | None] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        # Rows queued or being committed; the intake processor waits for none before each row.
+        self._pending = 0
+        self._count_lock = threading.Lock()
+        self._idle = threading.Event()
+        self._idle.set()
+
+    async def store(self, row: IntakeRow) -> None:
+        """Return once `row` is committed (or was stored before); raise what the commit raised."""
+        self._ensure_started()
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
+        with self._count_lock:
+            self._pending += 1
+            self._idle.clear()
+        self._queue.put((row, loop, done))
+        await done
+
+    def wait_idle(self, timeout: float) -> None:
+        """Wait (at most `timeout` s) until no webhook waits to be stored: acks go first."""
+        self._idle.wait(timeout)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Commit what was queued, then end the thread."""
+        with self._lock:
+            thread, self._thread = self._thread, None
+        if thread is not None:
+            self._queue.put(None)
+            thread.join(timeout)
+
+    def _ensure_started(self) -> None:
+        if self._thread is not None:
+            return
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="intake-writer", daemon=True)
+                self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            batch = [first]
+            stopping = False
+            while len(batch) < _MAX_BATCH:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    stopping = True
+                    break
+                batch.append(item)
+            self._write(batch)
+            if stopping:
+                return
+
+    def _write(self, batch: list[_Waiter]) -> None:
+        error: BaseException | None = None
+        try:
+            with write_gate(self._engine), self._engine.begin() as connection:
+                intake.add_all(connection, [row for row, _loop, _done in batch])
+        except Exception as exc:  # every waiter gets it: each answers 503, or as it must
+            error = exc
+        with self._count_lock:
+            self._pending -= len(batch)
+            if self._pending == 0:
+                self._idle.set()
+        for _row, loop, done in batch:
+            # RuntimeError: that request's loop is gone (shutdown), nobody waits.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(_settle, done, error)
+        if error is None:
+            self._on_stored()
+
+
+def _settle(done: asyncio.Future[None], error: BaseException | None) -> None:
+    if done.done():  # the request was cancelled (client gone)
+        return
+    if error is None:
+        done.set_result(None)
+    else:
+        done.set_exception(error)
