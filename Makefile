@@ -27,9 +27,13 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	.ci/audit-deps
 
+# Tests run on PYTEST_WORKERS processes (pytest-xdist; "auto": one per core; more than that
+# starves the tests that start `smsbridge` processes against their 30 s start-up limit on a
+# busy machine). Work stealing evens out the long end-to-end tests between the workers.
+PYTEST_WORKERS ?= auto
 unit: $(STAMP)
 	.ci/ensure-chromium
-	.ci/with-postgres $(BIN)/pytest -q
+	.ci/with-postgres $(BIN)/pytest -q -n $(PYTEST_WORKERS) --dist worksteal
 
 test: lint unit
 

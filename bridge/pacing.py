@@ -47,10 +47,14 @@ class TokenBucket:
         return wait
 
 
+# Its own generator: drawing from the module's shared one would disturb other users of it.
+_JITTER = random.Random()
+
+
 def backoff_seconds(attempts: int, *, base: float = 1.0, cap: float = 300.0) -> float:
     """Exponential backoff with full jitter (the AWS pattern), never above `cap`."""
     ceiling = min(cap, base * (2 ** min(attempts, 20)))
-    return random.uniform(ceiling / 2, ceiling)
+    return _JITTER.uniform(ceiling / 2, ceiling)
 
 
 class Pacer(Protocol):

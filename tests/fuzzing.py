@@ -3,6 +3,8 @@
 Each property runs a fixed number of derandomized examples, so the battery is reproducible
 and its cost known; the tally is printed at the end of the run (and written to the file
 named by SMSBRIDGE_FUZZ_REPORT, when set) so the number of generated cases can be stated.
+Under pytest-xdist each worker counts its own cases and hands them to the controller, which
+prints (and writes) the total of all workers.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import pytest
 from hypothesis import HealthCheck, Phase, settings
 
 _tally: Counter[str] = Counter()
+# xdist workers that went down without handing over their tally (a crash): the total is short.
+_lost_workers: list[str] = []
 
 
 def fuzz(examples: int) -> settings:
@@ -36,12 +40,30 @@ def tick(name: str) -> None:
     _tally[name] += 1
 
 
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """On an xdist worker: hand this worker's tally to the controller."""
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["fuzz_tally"] = dict(_tally)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: object, error: object) -> None:
+    """On the xdist controller: add a finished worker's tally to the total."""
+    workeroutput = getattr(node, "workeroutput", None) or {}
+    if "fuzz_tally" not in workeroutput:
+        _lost_workers.append(str(getattr(node, "gateway", node)))
+    _tally.update(workeroutput.get("fuzz_tally", {}))
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """Print how many generated cases each property ran, and the total."""
-    if not _tally:
+    if not _tally or hasattr(terminalreporter.config, "workerinput"):
         return
     lines = [f"{name}: {count}" for name, count in sorted(_tally.items())]
     total = f"fuzzing: {sum(_tally.values())} generated cases in {len(_tally)} properties"
+    if _lost_workers:
+        total += f" (not counting {len(_lost_workers)} crashed xdist worker(s))"
     terminalreporter.section("fuzzing")
     for line in [*lines, total]:
         terminalreporter.write_line(line)

@@ -51,7 +51,9 @@ class SandboxProcess:
             except httpx.HTTPError:
                 pass
             time.sleep(0.1)
-        raise RuntimeError(f"the sandbox did not come up:\n{self.output()}")
+        output = self.output()
+        self.stop()  # the caller never gets the process to stop: it must not outlive the test
+        raise RuntimeError(f"the sandbox did not come up:\n{output}")
 
     def output(self) -> str:
         """What the process printed so far."""
