@@ -155,12 +155,16 @@ class PaceBoard:
         with Session(self._engine) as session:
             pace.pause(session, key=key, until=self._wallclock() + seconds)
 
-    def seconds_to_next_ready(self) -> float | None:
-        """How long until a budget that is not ready now can send again."""
+    def seconds_to_next_ready(self, *, since: float | None = None) -> float | None:
+        """How long until a budget that was not ready at `since` (default now) can send again.
+
+        Pass the time a claim skipped budgets at: one that has turned ready since then is
+        ready now (0.0), rather than forgotten until the next poll.
+        """
         now = self._wallclock()
         with Session(self._engine) as session:
-            ready = pace.next_ready(session, now=now)
-        return None if ready is None else ready - now
+            ready = pace.next_ready(session, now=now if since is None else since)
+        return None if ready is None else max(ready - now, 0.0)
 
 
 # Waits this short are slept through: rescheduling would cost more than it frees.

@@ -76,6 +76,8 @@ class DeliveryWorker:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._stale_lease = False
+        # When the last claim looked at the budgets: one that turned ready after is due now.
+        self._paced_at: float | None = None
         self._thread = threading.Thread(target=self._loop, name="delivery", daemon=True)
 
     def start(self) -> None:
@@ -122,9 +124,10 @@ class DeliveryWorker:
 
     def _run_one(self) -> bool:
         now = self._clock.now()
+        self._paced_at = self._board.now()
         with Session(self._engine) as session:
             job = jobs.claim_next(
-                session, now=now, worker=self._name, lease=self._lease, pace_now=self._board.now()
+                session, now=now, worker=self._name, lease=self._lease, pace_now=self._paced_at
             )
             if job is None:
                 return False
@@ -208,7 +211,7 @@ class DeliveryWorker:
         waits = [_IDLE_POLL_SECONDS]
         if due is not None and due > now:
             waits.append((due - now).total_seconds())
-        ready = self._board.seconds_to_next_ready()
+        ready = self._board.seconds_to_next_ready(since=self._paced_at)
         if ready is not None:
             waits.append(ready)
         return max(min(waits), 0.05)
