@@ -82,7 +82,13 @@ def warm(url: str, first: int, settle: float = 3.0) -> None:
 def measure_bare(slack: SlackEmulator, twilio_api: TwilioEmulator, tmp: Path) -> int:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    env = bridge_env(slack=slack, twilio=twilio_api, database_url="sqlite://", public_url=url)
+    env = bridge_env(
+        slack=slack,
+        twilio=twilio_api,
+        database_url="sqlite://",
+        public_url=url,
+        BARE_DATABASE_URL=f"sqlite:///{tmp / 'bare.db'}",
+    )
     command = [sys.executable, "-m", "uvicorn", "--log-level", "warning", "--no-access-log"]
     server = Server(
         [*command, "--port", str(port), "bench.bare_endpoint:app"],
@@ -242,7 +248,7 @@ def report(
         "(migrated before start-up); "
         f"idle = after start-up and {WARM_TEXTS} texts from new contacts (posted to the Slack "
         "emulator), then 3 s of nothing",
-        "- reference: `bench/bare_endpoint.py` (checks the Twilio signature, stores nothing) "
+        "- reference: `bench/bare_endpoint.py` (checks the Twilio signature, parses the form, stores one row in SQLite) "
         f"under uvicorn, after the same {WARM_TEXTS} signed webhooks, same run",
         f"- stored conversations: {args.conversations:,} contacts, conversations, one text each "
         "and inbox entries, written before start-up (as `bench/home_view.py` fills its store)",
