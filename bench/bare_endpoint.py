@@ -23,8 +23,26 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 from twilio.request_validator import RequestValidator
 
-from bridge.twilio_webhook import EMPTY_TWIML, Params
 from store.engine import make_engine
+
+# Its own copies, not smsbridge's: importing the bridge would make the reference as heavy.
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
+
+
+class Params(dict[str, str]):
+    """Form parameters with `getall`, as Twilio's validator expects."""
+
+    def __init__(self, pairs: list[tuple[str, str]]) -> None:
+        super().__init__()
+        self._all: dict[str, list[str]] = {}
+        for key, value in pairs:
+            self._all.setdefault(key, []).append(value)
+            self.setdefault(key, value)
+
+    def getall(self, key: str) -> list[str]:
+        """Every value given for `key`."""
+        return self._all.get(key, [])
+
 
 _validator = RequestValidator(os.environ["TWILIO_AUTH_TOKEN"])
 _public_url = os.environ["PUBLIC_URL"]

@@ -248,7 +248,8 @@ def report(
         "(migrated before start-up); "
         f"idle = after start-up and {WARM_TEXTS} texts from new contacts (posted to the Slack "
         "emulator), then 3 s of nothing",
-        "- reference: `bench/bare_endpoint.py` (checks the Twilio signature, parses the form, stores one row in SQLite) "
+        "- reference: `bench/bare_endpoint.py` (checks the Twilio signature, parses the form, "
+        "stores one row in SQLite, imports nothing of smsbridge's but its engine factory) "
         f"under uvicorn, after the same {WARM_TEXTS} signed webhooks, same run",
         f"- stored conversations: {args.conversations:,} contacts, conversations, one text each "
         "and inbox entries, written before start-up (as `bench/home_view.py` fills its store)",
