@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import threading
 from datetime import timedelta
 
 from sqlalchemy import Engine
@@ -12,6 +11,7 @@ from sqlmodel import Session
 from bot.home import HomePublisher, InboxLister
 from bot.people import SlackPeople
 from bot.poster import make_client
+from bridge.background import BackgroundLoop
 from bridge.config import Settings
 from bridge.ports import ChatUnavailable, Clock
 from store import inbox
@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 OPEN_FOR = timedelta(minutes=30)
 
 
-class HomeRefresher:
+class HomeRefresher(BackgroundLoop):
     """A thread that looks for stale Home tabs every `poll` seconds.
 
     Each person's tab is published at most once per `debounce`, so a burst of texts costs
@@ -44,17 +44,7 @@ class HomeRefresher:
         self._clock = clock
         self._poll = poll
         self._debounce = debounce
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="home-refresh", daemon=True)
-
-    def start(self) -> None:
-        """Start the background thread."""
-        self._thread.start()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """Ask the thread to stop and wait for it."""
-        self._stop.set()
-        self._thread.join(timeout)
+        super().__init__(name="home-refresh")
 
     def _loop(self) -> None:
         while not self._stop.wait(self._poll):

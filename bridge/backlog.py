@@ -9,7 +9,6 @@ editing it.
 from __future__ import annotations
 
 import logging
-import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -17,6 +16,7 @@ from typing import Protocol
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from bridge.background import BackgroundLoop
 from bridge.ports import ChatUnavailable, Clock
 from store import backlog
 from store.backlog import ChannelBacklog
@@ -102,7 +102,7 @@ class StatusPoster(Protocol):
         """Replace the message's text. Raises ChatUnavailable."""
 
 
-class BacklogWatch:
+class BacklogWatch(BackgroundLoop):
     """A thread that keeps each channel's backlog status message current."""
 
     def __init__(
@@ -121,17 +121,7 @@ class BacklogWatch:
         self._rate = rate
         self._show_after = show_after.total_seconds()
         self._every = every
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="backlog-watch", daemon=True)
-
-    def start(self) -> None:
-        """Start the background thread."""
-        self._thread.start()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """Ask the thread to stop and wait for it."""
-        self._stop.set()
-        self._thread.join(timeout)
+        super().__init__(name="backlog-watch")
 
     def _loop(self) -> None:
         while not self._stop.wait(min(self._every.total_seconds(), 5.0)):

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
-import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, delete, or_, update
 from sqlmodel import Session, col
 
+from bridge.background import BackgroundLoop
 from bridge.config import Settings
 from bridge.ports import Clock
 from store import privacy
@@ -81,7 +81,7 @@ def purge(session: Session, *, days: int, at: datetime) -> Purge:
     return done
 
 
-class RetentionSweeper:
+class RetentionSweeper(BackgroundLoop):
     """Runs the purge at start and then every `every`, in a background thread."""
 
     def __init__(
@@ -91,17 +91,7 @@ class RetentionSweeper:
         self._days = days
         self._clock = clock
         self._every = every
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="retention", daemon=True)
-
-    def start(self) -> None:
-        """Start sweeping."""
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Stop after the current sweep."""
-        self._stop.set()
-        self._thread.join(10)
+        super().__init__(name="retention")
 
     def sweep(self) -> Purge:
         """One purge, committed."""
