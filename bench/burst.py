@@ -139,8 +139,8 @@ def analyse(
     )
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
+def burst_arguments(parser: argparse.ArgumentParser) -> None:
+    """The burst's shape and pace, shared with bench/burst_faults.py."""
     parser.add_argument("--contacts", type=int, default=1000)
     parser.add_argument("--texts", type=int, default=5, help="per contact")
     parser.add_argument("--window", type=float, default=600, help="real seconds")
@@ -151,6 +151,11 @@ def main() -> int:
     parser.add_argument("--give-up", type=float, default=270, help="seconds after the start")
     parser.add_argument("--seed", type=int, default=9)
     parser.add_argument("--out", type=Path)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    burst_arguments(parser)
     args = parser.parse_args()
 
     plan = make_plan(

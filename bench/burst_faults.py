@@ -44,7 +44,15 @@ from sqlalchemy.engine import make_url
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.burst import Plan, analyse, drain_rows, make_plan, text_shots, verdicts  # noqa: E402
+from bench.burst import (  # noqa: E402
+    Plan,
+    analyse,
+    burst_arguments,
+    drain_rows,
+    make_plan,
+    text_shots,
+    verdicts,
+)
 from bench.harness import (  # noqa: E402
     CHANNEL,
     SIGNING_SECRET,
@@ -190,19 +198,10 @@ def check_replies(twilio_api: TwilioEmulator, agents: Agents) -> tuple[int, int,
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--contacts", type=int, default=1000)
-    parser.add_argument("--texts", type=int, default=5, help="per contact")
-    parser.add_argument("--window", type=float, default=600, help="real seconds")
-    parser.add_argument("--exchange", type=float, default=20, help="real seconds per contact")
-    parser.add_argument("--factor", type=float, default=10, help="time compression")
-    parser.add_argument("--burst", type=int, default=3, help="SLACK_POST_BURST")
-    parser.add_argument("--slack-burst", type=int, default=None, help="emulator's (= --burst)")
+    burst_arguments(parser)
     parser.add_argument("--duplicates", type=float, default=0.01, help="share of webhooks")
     parser.add_argument("--event-retries", type=float, default=0.01, help="share of events")
     parser.add_argument("--replies", type=int, default=2, help="per replied-to contact")
-    parser.add_argument("--give-up", type=float, default=270, help="seconds after the start")
-    parser.add_argument("--seed", type=int, default=9)
-    parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     admin_url = os.environ.get("SMSBRIDGE_TEST_POSTGRES_URL")
     if not admin_url:

@@ -82,7 +82,6 @@ def claim_next(
     now: datetime,
     worker: str,
     lease: timedelta,
-    paused_channels: Collection[str] = (),
     pace_now: float | None = None,
 ) -> DeliveryJob | None:
     """Lease the next due job that heads its contact's lane; None when nothing is due.
@@ -93,8 +92,6 @@ def claim_next(
     whose channel or number has no send in its shared budget at that time.
     """
     query = _claim_query(paced=pace_now is not None)
-    if paused_channels:
-        query = query.where(col(_JOB.channel).not_in(list(paused_channels)))
     params = {"now": now, "pace_now": pace_now}
     candidate = session.exec(query, params=params).first()
     if candidate is None:

@@ -12,6 +12,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, SQLModel, select
 
+from bridge.pacing import PaceBoard
 from store import contacts, jobs, migrate
 from store.engine import make_engine
 from store.models import Contact, DeliveryJob
@@ -99,8 +100,11 @@ def test_paused_channels_are_skipped(engine: Engine, clock: FakeClock) -> None:
         jobs.enqueue(session, kind="k", contact_id=alice, channel="C1", at=clock.now())
         jobs.enqueue(session, kind="k", contact_id=bob, channel="C2", at=clock.now())
         session.commit()
+        # Paused as a 429's Retry-After pauses it: in the budget every process shares.
+        board = PaceBoard(engine)
+        board.pause("C1", 60)
         job = jobs.claim_next(
-            session, now=clock.now(), worker="w", lease=lease, paused_channels={"C1"}
+            session, now=clock.now(), worker="w", lease=lease, pace_now=board.now()
         )
         assert job is not None and job.channel == "C2"
 
