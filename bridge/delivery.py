@@ -11,7 +11,15 @@ from sqlmodel import Session, select
 from bridge.cards import ContactCard, CustomerText, PostContent, ThreadEvent
 from bridge.consent import Consent, describe_source, looks_like_opt_out
 from bridge.contact_card import card_for
-from bridge.flood import backlogged, combined, combined_earlier, flood_at, settle, waiting_texts
+from bridge.flood import (
+    backlogged,
+    combined,
+    combined_earlier,
+    flood_at,
+    in_attempted_batch,
+    settle,
+    waiting_texts,
+)
 from bridge.ids import ChannelId, SlackTs
 from bridge.inbound import CONSENT_EVENT, POST_EVENT, POST_TEXT, UPDATE_CARD
 from bridge.inbox import broadcasts, thread_state
@@ -72,6 +80,7 @@ class Delivery:
             message = session.get(Message, job.message_id)
             if message is not None and (
                 self._floods(session, message)
+                or in_attempted_batch(session, message)
                 or self._backlogged(session, conversation, message, now)
             ):
                 self._post_waiting(session, conversation, contact, message, now)
