@@ -70,7 +70,7 @@ def test_a_combined_post_whose_answer_was_lost_is_posted_once_after_the_backlog_
     shown = texts_in(slack, ann_thread["ts"])
     assert shown[0] == "ann 1"
     assert len(shown) == 2, shown
-    assert ["ann 2", "ann 3", "ann 4"] == [line.split("] ")[-1] for line in shown[1].split("\n")]
+    assert [line.split("] ")[-1] for line in shown[1].split("\n")] == ["ann 2", "ann 3", "ann 4"]
     assert len(slack.top_level(CHANNEL)) == 4  # one thread each
     with Session(engine) as session:
         pending = session.exec(select(DeliveryJob).where(DeliveryJob.state == jobs.PENDING))
