@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, event, text
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, SQLModel, select
 
@@ -90,6 +90,38 @@ def test_an_expired_lease_is_claimed_again(engine: Engine, clock: FakeClock) -> 
         clock.advance(61)
         taken = jobs.claim_next(session, now=clock.now(), worker="b", lease=lease)
         assert taken is not None and taken.locked_by == "b"
+
+
+def test_a_job_finished_by_another_process_after_the_select_is_not_claimed(
+    engine: Engine, clock: FakeClock
+) -> None:
+    """Between a claim's SELECT and its UPDATE, another process takes the job, does it and
+    finishes it (which clears its lease): the late claim must not run it a second time."""
+    lease = timedelta(seconds=60)
+    with Session(engine) as session:
+        alice = _contact(session, "+14155550100", clock)
+        jobs.enqueue(session, kind="k", contact_id=alice, channel="C1", at=clock.now())
+        session.commit()
+
+    def the_other_process_finishes_it(
+        conn: object, cursor: object, statement: str, *_: object
+    ) -> None:
+        if statement.lstrip().upper().startswith("UPDATE DELIVERY_JOB") and not done:
+            done.append(True)
+            with Session(engine) as other:
+                taken = jobs.claim_next(other, now=clock.now(), worker="other", lease=lease)
+                assert taken is not None
+                jobs.complete(other, job=taken, now=clock.now())
+                other.commit()
+
+    done: list[bool] = []
+    event.listen(engine, "before_cursor_execute", the_other_process_finishes_it)
+    try:
+        with Session(engine) as session:
+            late = jobs.claim_next(session, now=clock.now(), worker="late", lease=lease)
+    finally:
+        event.remove(engine, "before_cursor_execute", the_other_process_finishes_it)
+    assert done and late is None
 
 
 def test_paused_channels_are_skipped(engine: Engine, clock: FakeClock) -> None:
