@@ -26,6 +26,15 @@ POSTED = "posted"
 
 
 @dataclass(frozen=True)
+class Backlog:
+    """When a channel is behind Slack's budget: `jobs` posts wait in it, or a text waited
+    `wait` for its turn."""
+
+    jobs: int
+    wait: timedelta
+
+
+@dataclass(frozen=True)
 class Flood:
     """A contact is flooding: post its texts at `post_at`; `started` for the first text over."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, SQLModel, select
 
 from bridge.pacing import PaceBoard
-from store import contacts, jobs, migrate
+from store import contacts, jobs, migrate, sqlite_gate
 from store.engine import make_engine
 from store.models import Contact, DeliveryJob
 from tests.conftest import FakeClock
@@ -31,6 +32,40 @@ def test_sqlite_runs_in_wal_mode(tmp_path: Path) -> None:
     with engine.connect() as connection:
         assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    engine.dispose()
+
+
+def test_sqlite_writers_in_one_process_take_turns_and_leave_the_gate_free(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    """Threads writing at once all get their turn; a transaction that ends either way (commit,
+    rollback, a closed session) gives the writer lock back."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'gate.db'}")
+    migrate.upgrade(engine)
+
+    def writer(n: int) -> None:
+        for k in range(25):
+            with Session(engine) as session:
+                session.add(Contact(phone=f"+1415555{n}{k:03d}", created_at=clock.now()))
+                session.flush()
+                if k % 5 == 4:
+                    session.rollback()  # this one is given up
+                else:
+                    session.commit()
+        with Session(engine) as session:  # closed mid-transaction
+            session.add(Contact(phone=f"+1415556{n}000", created_at=clock.now()))
+            session.flush()
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    with Session(engine) as session:
+        assert len(session.exec(select(Contact)).all()) == 4 * 20
+    gate = sqlite_gate.gate_of(engine)
+    assert gate.acquire(blocking=False)
+    gate.release()
     engine.dispose()
 
 
