@@ -168,7 +168,7 @@ def build_service(
 
 
 # A channel whose waiting posts need this long at its budget is behind: combine texts.
-BACKLOG_SECONDS = 10
+BACKLOG_SECONDS = 5
 
 
 def backlog_rule(budget: Budget) -> Backlog:
