@@ -10,7 +10,6 @@ import socket
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import timedelta
 
 from sqlalchemy import Engine
 from sqlmodel import Session
@@ -168,13 +167,13 @@ def build_service(
 
 
 # A channel whose waiting posts need this long at its budget is behind: combine texts.
-BACKLOG_SECONDS = 5
+BACKLOG_SECONDS = 10
 
 
 def backlog_rule(budget: Budget) -> Backlog:
-    """How many waiting Slack jobs in a channel, or how long a text's wait, make a backlog."""
+    """How many waiting Slack jobs in a channel make a backlog, and end it."""
     jobs = max(budget.burst, math.ceil(budget.rate * BACKLOG_SECONDS))
-    return Backlog(jobs=jobs, wait=timedelta(seconds=jobs / budget.rate))
+    return Backlog(jobs=jobs, until=min(budget.burst, jobs))
 
 
 def intake_processor(
