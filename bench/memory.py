@@ -52,18 +52,26 @@ WARM_TEXTS = 20
 WARM_SID = 10**8
 # Imported alone by a bare interpreter: what each costs in RSS.
 MODULES = (
+    # What an idle `serve` holds.
     "sqlalchemy",
     "sqlmodel",
     "slack_sdk",
-    "slack_bolt",
     "twilio.rest",
+    # What the first send or history read adds: the generated Account API (~90 modules).
+    "twilio.rest.api.v2010.account",
     "phonenumbers",
-    "phonenumbers.geocoder",
-    "apscheduler",
-    "emoji",
     "uvicorn",
     "starlette.applications",
+    # Imported only when needed (a fresh database, Bolt for a Slack request that is not a
+    # thread message, a held reply, a `:code:`, a media download, PostgreSQL), and never.
+    "alembic.command",
+    "slack_bolt",
+    "apscheduler.schedulers.background",
+    "emoji",
+    "httpx",
     "psycopg",
+    "phonenumbers.geocoder",
+    # smsbridge's modules.
     "bridge.twilio_webhook",
     "bridge.app",
     "bridge.cli",
