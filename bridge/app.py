@@ -55,7 +55,7 @@ from bridge.twilio_log import TwilioMessageLog
 from bridge.twilio_status import TwilioStatusWebhook
 from bridge.twilio_webhook import TWILIO, TwilioSmsWebhook, twilio_handler
 from bridge.worker import PARKED_NOTICE, DeliveryWorker, Dispatch, JobRunner
-from store import jobs, migrate
+from store import jobs, schema_head
 from store.engine import is_sqlite, make_engine
 
 log = logging.getLogger(__name__)
@@ -207,7 +207,11 @@ def thread_intro(settings: Settings, *, sink: SlackPoster, links: SlackLinks) ->
 
 def prepare_database(engine: Engine) -> None:
     """Migrate, and free the delivery leases a crashed run of this host left behind."""
-    migrate.upgrade(engine)
+    if not schema_head.at_head(engine):
+        # Alembic only when there is something to do: it stays in memory once imported.
+        from store import migrate
+
+        migrate.upgrade(engine)
     with Session(engine) as session:
         if is_sqlite(engine):
             # SQLite is served by one process only: every lease is a leftover.
