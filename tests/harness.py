@@ -13,17 +13,23 @@ from typing import Any
 
 import httpx
 import uvicorn
+from sqlalchemy import Engine, func
 from sqlalchemy.engine import make_url
+from sqlmodel import Session, col, select
 from twilio.request_validator import RequestValidator
 
 from bridge.app import create_app
 from bridge.config import Settings, load_settings
 from bridge.ports import Clock
+from bridge.worker import DeliveryWorker
+from store import jobs
+from store.models import DeliveryJob
 from tests.conftest import (
     ACCOUNT_SID,
     AUTH_TOKEN,
     BUSINESS,
     CHANNEL,
+    FakeClock,
     base_env,
     migrated_sqlite_template,
 )
@@ -155,3 +161,20 @@ def wait_for_thread(slack: SlackEmulator, replies: int, parents: int = 1) -> lis
 
     slack.wait_for(done, timeout=10)
     return list(slack.top_level(CHANNEL))
+
+
+def run_worker_until_idle(worker: DeliveryWorker, engine: Engine, clock: FakeClock) -> None:
+    """Run the worker's jobs in this thread until none is left, the clock jumping to each
+    job that is due later (a retry, the next minute)."""
+    for _ in range(100):
+        while worker._run_one():
+            pass
+        with Session(engine) as session:
+            due = session.exec(
+                select(func.min(DeliveryJob.dispatch_time))
+                .where(DeliveryJob.state == jobs.PENDING)
+                .where(col(DeliveryJob.dispatch_time) > clock.now())
+            ).one()
+        if due is None:
+            return
+        clock.current = due

@@ -6,8 +6,8 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable
 
-from sqlalchemy import Engine, func
-from sqlmodel import Session, col, select
+from sqlalchemy import Engine
+from sqlmodel import Session, select
 
 from bot.poster import SlackPoster, make_client
 from bridge.config import load_settings
@@ -20,7 +20,7 @@ from store import jobs
 from store.models import DeliveryJob
 from tests.conftest import BUSINESS, CHANNEL, SLACK_TOKEN, FakeClock, base_env
 from tests.emulators import SlackEmulator
-from tests.harness import texts_in
+from tests.harness import run_worker_until_idle, texts_in
 
 ANN, BOB, CAT, DAN = "+14155550100", "+14155550101", "+14155550102", "+14155550103"
 
@@ -48,18 +48,7 @@ def channel(
         clock.advance(1)
 
     def run_until_idle() -> None:
-        for _ in range(100):
-            while worker._run_one():
-                pass
-            with Session(engine) as session:
-                due = session.exec(
-                    select(func.min(DeliveryJob.dispatch_time))
-                    .where(DeliveryJob.state == jobs.PENDING)
-                    .where(col(DeliveryJob.dispatch_time) > clock.now())
-                ).one()
-            if due is None:
-                return
-            clock.current = due
+        run_worker_until_idle(worker, engine, clock)
 
     return text, run_until_idle
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Engine, func
+from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from bot.poster import SlackPoster, make_client
@@ -18,7 +18,7 @@ from store import jobs
 from store.models import Conversation, DeliveryJob
 from tests.conftest import BUSINESS, CHANNEL, SLACK_TOKEN, FakeClock, base_env
 from tests.emulators import SlackEmulator
-from tests.harness import texts_in
+from tests.harness import run_worker_until_idle, texts_in
 
 
 class Poison:
@@ -46,18 +46,7 @@ def test_a_poison_job_is_parked_reported_and_blocks_nothing(
             accept(session, settings=settings, text=inbound, at=clock.now())
 
     def run_until_idle() -> None:
-        for _ in range(100):
-            while worker._run_one():
-                pass
-            with Session(engine) as session:
-                due = session.exec(
-                    select(func.min(DeliveryJob.dispatch_time))
-                    .where(DeliveryJob.state == jobs.PENDING)
-                    .where(col(DeliveryJob.dispatch_time) > clock.now())
-                ).one()
-            if due is None:
-                return
-            clock.current = due
+        run_worker_until_idle(worker, engine, clock)
 
     text(1, "Hello")
     run_until_idle()
