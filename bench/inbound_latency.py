@@ -121,9 +121,11 @@ def servers(
 
 def wait_applied(database: Path, timeout: float) -> tuple[int, float]:
     """Wait for smsbridge's intake backlog to drain; (rows still waiting, seconds waited)."""
+    # Stored webhooks live in a file of their own next to a SQLite database.
+    rows = database.with_name(f"{database.stem}-intake{database.suffix}")
     began = time.monotonic()
     while True:
-        with closing(sqlite3.connect(database)) as db:
+        with closing(sqlite3.connect(rows)) as db:
             waiting = int(db.execute("SELECT count(*) FROM webhook_intake").fetchone()[0])
         if waiting == 0 or time.monotonic() - began > timeout:
             return waiting, time.monotonic() - began

@@ -69,7 +69,7 @@ def running(
 
 
 def waiting(engine: Engine) -> int:
-    with Session(engine) as session:
+    with Session(intake.engine_for(engine)) as session:
         return intake.backlog(session)
 
 
@@ -205,7 +205,7 @@ def test_a_row_that_always_fails_is_parked_and_the_rest_go_on(
             time.sleep(0.2)
         wait_until(lambda: len(recorder.applied) == 2)
     assert recorder.bodies() == ["alice 2", "alice 3"]
-    with Session(engine) as session:
+    with Session(intake.engine_for(engine)) as session:
         [parked] = session.exec(select(WebhookIntake)).all()
     assert parked.parked_at is not None and parked.error == "RuntimeError"
     assert parked.attempts == PARK_AFTER_FAILURES
