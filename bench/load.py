@@ -111,28 +111,59 @@ class LeanClient:
 
     async def send(self, wire: bytes, started: float, tally: Tally) -> None:
         """Send one request; its latency counts from `started`."""
-        connection = self._idle.pop() if self._idle else None
+        while self._idle:
+            connection = self._idle.pop()
+            try:
+                answer = await self._exchange(connection, wire)
+            except asyncio.IncompleteReadError as exc:
+                connection[1].close()
+                if not exc.partial:  # closed while idle (keep-alive timeout): not sent
+                    continue
+                tally.failures.append(f"{type(exc).__name__}: {exc}")
+                return
+            except (OSError, asyncio.LimitOverrunError) as exc:
+                connection[1].close()
+                tally.failures.append(f"{type(exc).__name__}: {exc}")
+                return
+            self._record(connection, answer, started, tally)
+            return
         try:
-            if connection is None:
-                connection = await asyncio.open_connection(self._host, self._port)
-            reader, writer = connection
-            writer.write(wire)
-            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 60)
-            status, length, close = _head(head)
-            body = await reader.readexactly(length)
-            elapsed = time.perf_counter() - started
+            connection = await asyncio.open_connection(self._host, self._port)
+        except OSError as exc:
+            tally.failures.append(f"{type(exc).__name__}: {exc}")
+            return
+        try:
+            answer = await self._exchange(connection, wire)
         # TimeoutError (no answer in 60 s) is an OSError.
         except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError) as exc:
+            connection[1].close()
             tally.failures.append(f"{type(exc).__name__}: {exc}")
-            if connection is not None:
-                connection[1].close()
             return
+        self._record(connection, answer, started, tally)
+
+    @staticmethod
+    async def _exchange(connection: _Connection, wire: bytes) -> tuple[int, bytes, bool, float]:
+        reader, writer = connection
+        writer.write(wire)
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 60)
+        status, length, close = _head(head)
+        body = await reader.readexactly(length)
+        return status, body, close, time.perf_counter()
+
+    def _record(
+        self,
+        connection: _Connection,
+        answer: tuple[int, bytes, bool, float],
+        started: float,
+        tally: Tally,
+    ) -> None:
+        status, body, close, ended = answer
         if status == 200:
-            tally.latencies.append(elapsed)
+            tally.latencies.append(ended - started)
         else:
             tally.failures.append(f"HTTP {status}: {body[:200].decode(errors='replace')}")
         if close:
-            writer.close()
+            connection[1].close()
         else:
             self._idle.append(connection)
 
