@@ -6,7 +6,8 @@ database; requests go round-robin to both, like a load balancer, and one that fa
 (connection refused or reset, 5xx) goes again to the other a moment later, as Twilio and Slack
 retry. Meanwhile:
 
-- 1 % of the texts' webhooks are delivered twice (the same MessageSid, 0.5 to 3 s later);
+- 1 % of the texts' webhooks are delivered twice (the same MessageSid, 0.5 to 3 s later, and
+  never before the first delivery: a retry follows what it retries);
 - an admin replies twice in the threads of every tenth contact (all contacts were imported
   as subscribed with `smsbridge contacts import` first), as soon as each thread shows up;
   1 % of those events are delivered again with `X-Slack-Retry-Num: 1`;
@@ -254,7 +255,9 @@ def main() -> int:
                 index + 1,
                 shot.key,
                 phone(contact),
-                chain=False,
+                # In the sender's chain: a retry of text 2 delayed behind a text 1 that waits out
+                # the kill must not overtake text 1 (Twilio retries a delivery it made).
+                chain=True,
             )
             for index, (shot, (at, contact, _n)) in enumerate(zip(shots, plan.texts, strict=True))
             if rng.random() < args.duplicates

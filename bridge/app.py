@@ -10,6 +10,7 @@ import socket
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy import Engine
 from sqlmodel import Session
@@ -30,6 +31,7 @@ from bridge.auto_texts import AUTORESPOND, SEND_AUTO, AutoResponder
 from bridge.backlog import BacklogWatch
 from bridge.config import Settings
 from bridge.delivery import Delivery
+from bridge.flood import Backlog
 from bridge.flood_notice import FloodNotice
 from bridge.health import healthz
 from bridge.held_replies import HELD_NOT_SENT, HOLD_NOTICE
@@ -114,7 +116,7 @@ def build_service(
         policy=settings.quiet_policy,
         opening=thread_intro(settings, sink=poster, links=links),
         flood_limit=settings.flood_limit,
-        backlog_jobs=backlog_jobs(slack_budget),
+        backlog=backlog_rule(slack_budget),
     )
     public_url = public_url or settings.public_url
     sms = TwilioGateway(
@@ -166,12 +168,13 @@ def build_service(
 
 
 # A channel whose waiting posts need this long at its budget is behind: combine texts.
-BACKLOG_SECONDS = 10
+BACKLOG_SECONDS = 5
 
 
-def backlog_jobs(budget: Budget) -> int:
-    """How many waiting Slack jobs in a channel make a backlog there."""
-    return max(budget.burst, math.ceil(budget.rate * BACKLOG_SECONDS))
+def backlog_rule(budget: Budget) -> Backlog:
+    """How many waiting Slack jobs in a channel, or how long a text's wait, make a backlog."""
+    jobs = max(budget.burst, math.ceil(budget.rate * BACKLOG_SECONDS))
+    return Backlog(jobs=jobs, wait=timedelta(seconds=jobs / budget.rate))
 
 
 def intake_processor(

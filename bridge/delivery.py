@@ -11,7 +11,16 @@ from sqlmodel import Session, select
 from bridge.cards import ContactCard, CustomerText, PostContent, ThreadEvent
 from bridge.consent import Consent, describe_source, looks_like_opt_out
 from bridge.contact_card import card_for
-from bridge.flood import backlogged, combined, combined_earlier, flood_at, settle, waiting_texts
+from bridge.flood import (
+    Backlog,
+    backlogged,
+    combined,
+    combined_earlier,
+    flood_at,
+    in_attempted_batch,
+    settle,
+    waiting_texts,
+)
 from bridge.ids import ChannelId, SlackTs
 from bridge.inbound import CONSENT_EVENT, POST_EVENT, POST_TEXT, UPDATE_CARD
 from bridge.inbox import broadcasts, thread_state
@@ -51,10 +60,10 @@ class Delivery:
         policy: QuietPolicy | None = None,
         opening: ThreadOpening | None = None,
         flood_limit: int | None = None,
-        backlog_jobs: int | None = None,
+        backlog: Backlog | None = None,
     ) -> None:
-        """`backlog_jobs`: this many Slack jobs waiting in a channel make a backlog there."""
-        self._backlog_jobs = backlog_jobs
+        """`backlog`: when a channel counts as behind Slack's budget (texts then combine)."""
+        self._backlog = backlog
         self._policy = policy
         self._flood_limit = flood_limit
         self._sink = sink
@@ -72,6 +81,7 @@ class Delivery:
             message = session.get(Message, job.message_id)
             if message is not None and (
                 self._floods(session, message)
+                or in_attempted_batch(session, message)
                 or self._backlogged(session, conversation, message, now)
             ):
                 self._post_waiting(session, conversation, contact, message, now)
@@ -118,14 +128,20 @@ class Delivery:
 
         Without a backlog each text is its own post, as people expect of a chat.
         """
-        if self._backlog_jobs is None or not backlogged(session, message, now):
+        rule = self._backlog
+        if rule is None or not backlogged(session, message, now):
             return False
+        # Waited this long: the channel was behind when it came, and may have caught up with
+        # the queue since; its texts still go together (else the end of a burst, its
+        # longest-waiting texts, would go one post each).
+        if now - message.created_at >= rule.wait:
+            return True
         return jobs.queue_reaches(
             session,
             channel=conversation.channel,
             lane=jobs.SLACK_LANE,
             at=now,
-            count=self._backlog_jobs,
+            count=rule.jobs,
         )
 
     def _post_waiting(

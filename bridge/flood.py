@@ -26,6 +26,15 @@ POSTED = "posted"
 
 
 @dataclass(frozen=True)
+class Backlog:
+    """When a channel is behind Slack's budget: `jobs` posts wait in it, or a text waited
+    `wait` for its turn."""
+
+    jobs: int
+    wait: timedelta
+
+
+@dataclass(frozen=True)
 class Flood:
     """A contact is flooding: post its texts at `post_at`; `started` for the first text over."""
 
@@ -119,6 +128,23 @@ def _next_event_id(session: Session, message: Message) -> int | None:
 
 
 _EVENT_KINDS = ("keyword", "auto")
+
+
+def in_attempted_batch(session: Session, message: Message) -> bool:
+    """Whether an attempt whose answer was lost may have posted this text with later ones.
+
+    Such a batch stays a batch on its retry, whatever the backlog is by then: posted alone,
+    the text's post would be found, but the others would go again.
+    """
+    if message.slack_ts is not None or message.slack_attempted_at is None:
+        return False
+    query = (
+        select(Message.id)
+        .where(Message.conversation_id == message.conversation_id)
+        .where(col(Message.id) > message.id, col(Message.slack_ts).is_(None))
+        .where(Message.slack_attempted_at == message.slack_attempted_at)
+    )
+    return session.exec(query.limit(1)).first() is not None
 
 
 def combined_earlier(message: Message) -> bool:

@@ -27,6 +27,10 @@ POISON_AFTER_FAILURES = 8
 PARKED_NOTICE = "parked_notice"
 # With several processes, a poll catches jobs another process queued.
 _IDLE_POLL_SECONDS = 2.0
+# A job whose channel (or number) can send again within this long is claimed already: its
+# post is prepared meanwhile and leaves on its slot, instead of that time late (a paced
+# channel's every post would be late by the preparing, and Slack's budget lost with it).
+LOOKAHEAD_SECONDS = 0.1
 
 
 class JobRunner(Protocol):
@@ -124,7 +128,7 @@ class DeliveryWorker:
 
     def _run_one(self) -> bool:
         now = self._clock.now()
-        self._paced_at = self._board.now()
+        self._paced_at = self._board.now() + LOOKAHEAD_SECONDS
         with Session(self._engine) as session:
             job = jobs.claim_next(
                 session, now=now, worker=self._name, lease=self._lease, pace_now=self._paced_at
@@ -213,5 +217,5 @@ class DeliveryWorker:
             waits.append((due - now).total_seconds())
         ready = self._board.seconds_to_next_ready(since=self._paced_at)
         if ready is not None:
-            waits.append(ready)
-        return max(min(waits), 0.05)
+            waits.append(ready - LOOKAHEAD_SECONDS)
+        return max(min(waits), 0.02)

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import contextlib
-import threading
 from typing import Any
-from weakref import WeakKeyDictionary
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
-_WRITE_LOCKS: WeakKeyDictionary[Engine, threading.Lock] = WeakKeyDictionary()
+from store import sqlite_gate
 
 
 def make_engine(url: str) -> Engine:
@@ -20,6 +18,7 @@ def make_engine(url: str) -> Engine:
         return create_engine(url, pool_pre_ping=True)
     engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
     event.listen(engine, "connect", _sqlite_pragmas)
+    sqlite_gate.install(engine)
     return engine
 
 
@@ -29,17 +28,11 @@ def is_sqlite(engine: Engine) -> bool:
 
 
 def write_gate(engine: Engine) -> contextlib.AbstractContextManager[object]:
-    """Serialises this process's writers on SQLite, which allows one writer at a time.
-
-    Without it, concurrent webhook threads meet in SQLite's busy handler, which sleeps in
-    steps of up to 100 ms and makes the slowest acknowledgements several times slower.
-    """
+    """Holds this process's SQLite writer lock across a whole unit of work (store/sqlite_gate.py
+    takes it per transaction anyway); a no-op on other databases."""
     if not is_sqlite(engine):
         return contextlib.nullcontext()
-    lock = _WRITE_LOCKS.get(engine)
-    if lock is None:
-        lock = _WRITE_LOCKS.setdefault(engine, threading.Lock())
-    return lock
+    return sqlite_gate.gate_of(engine)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

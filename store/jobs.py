@@ -99,6 +99,9 @@ def claim_next(
     claimed = session.execute(
         update(DeliveryJob)
         .where(col(DeliveryJob.id) == candidate.id)
+        # Another process may have claimed and finished it since the SELECT (finishing clears
+        # the lease): only a job still pending is taken.
+        .where(col(DeliveryJob.state) == PENDING)
         .where(or_(col(DeliveryJob.locked_until).is_(None), col(DeliveryJob.locked_until) < now))
         .values(locked_until=now + lease, locked_by=worker)
     )

@@ -92,6 +92,12 @@ def test_below_the_limit_nothing_changes(bridge: Bridge, clock: FakeClock) -> No
     for n in range(1, 4):
         bridge.text(f"text {n}")
         clock.advance(1)
+    # Posted before the clock jumps: texts left waiting a minute would be a backlog, and a
+    # backlog's waiting texts go in one post.
+    bridge.slack.wait_for(
+        lambda: bool(bridge.slack.top_level(CHANNEL)) and "text 3" in thread_texts(bridge),
+        timeout=10,
+    )
     clock.advance(60)
     bridge.text("text 4")
     bridge.slack.wait_for(lambda: "text 4" in thread_texts(bridge), timeout=10)

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, event, text
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, SQLModel, select
 
 from bridge.pacing import PaceBoard
-from store import contacts, jobs, migrate
+from store import contacts, jobs, migrate, sqlite_gate
 from store.engine import make_engine
 from store.models import Contact, DeliveryJob
 from tests.conftest import FakeClock
@@ -31,6 +32,40 @@ def test_sqlite_runs_in_wal_mode(tmp_path: Path) -> None:
     with engine.connect() as connection:
         assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    engine.dispose()
+
+
+def test_sqlite_writers_in_one_process_take_turns_and_leave_the_gate_free(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    """Threads writing at once all get their turn; a transaction that ends either way (commit,
+    rollback, a closed session) gives the writer lock back."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'gate.db'}")
+    migrate.upgrade(engine)
+
+    def writer(n: int) -> None:
+        for k in range(25):
+            with Session(engine) as session:
+                session.add(Contact(phone=f"+1415555{n}{k:03d}", created_at=clock.now()))
+                session.flush()
+                if k % 5 == 4:
+                    session.rollback()  # this one is given up
+                else:
+                    session.commit()
+        with Session(engine) as session:  # closed mid-transaction
+            session.add(Contact(phone=f"+1415556{n}000", created_at=clock.now()))
+            session.flush()
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    with Session(engine) as session:
+        assert len(session.exec(select(Contact)).all()) == 4 * 20
+    gate = sqlite_gate.gate_of(engine)
+    assert gate.acquire(blocking=False)
+    gate.release()
     engine.dispose()
 
 
@@ -90,6 +125,38 @@ def test_an_expired_lease_is_claimed_again(engine: Engine, clock: FakeClock) -> 
         clock.advance(61)
         taken = jobs.claim_next(session, now=clock.now(), worker="b", lease=lease)
         assert taken is not None and taken.locked_by == "b"
+
+
+def test_a_job_finished_by_another_process_after_the_select_is_not_claimed(
+    engine: Engine, clock: FakeClock
+) -> None:
+    """Between a claim's SELECT and its UPDATE, another process takes the job, does it and
+    finishes it (which clears its lease): the late claim must not run it a second time."""
+    lease = timedelta(seconds=60)
+    with Session(engine) as session:
+        alice = _contact(session, "+14155550100", clock)
+        jobs.enqueue(session, kind="k", contact_id=alice, channel="C1", at=clock.now())
+        session.commit()
+
+    def the_other_process_finishes_it(
+        conn: object, cursor: object, statement: str, *_: object
+    ) -> None:
+        if statement.lstrip().upper().startswith("UPDATE DELIVERY_JOB") and not done:
+            done.append(True)
+            with Session(engine) as other:
+                taken = jobs.claim_next(other, now=clock.now(), worker="other", lease=lease)
+                assert taken is not None
+                jobs.complete(other, job=taken, now=clock.now())
+                other.commit()
+
+    done: list[bool] = []
+    event.listen(engine, "before_cursor_execute", the_other_process_finishes_it)
+    try:
+        with Session(engine) as session:
+            late = jobs.claim_next(session, now=clock.now(), worker="late", lease=lease)
+    finally:
+        event.remove(engine, "before_cursor_execute", the_other_process_finishes_it)
+    assert done and late is None
 
 
 def test_paused_channels_are_skipped(engine: Engine, clock: FakeClock) -> None:
