@@ -1,9 +1,10 @@
 """Memory of `smsbridge serve` (issue 9, G8): idle, per stored conversation, under a backlog.
 
 RSS of the server process (VmRSS from /proc), each a fresh process on 127.0.0.1:
-- idle: after start-up and 20 texts from new contacts (posted to the Slack emulator), then
-  3 s of nothing; reference: `bench/bare_endpoint.py` served the same way (uvicorn, the same 20
-  signed webhooks);
+- idle: after start-up and 20 texts from new contacts, once all 20 are in Slack posts and
+  then neither the Slack nor the Twilio emulator got a call for 3 s (headers, histories and
+  card updates done); reference: `bench/bare_endpoint.py` served the same way (uvicorn, the
+  same 20 signed webhooks, then 3 s);
 - the same with 10,000 stored conversations (contacts, conversations, a text each and the
   inbox entries, written as `bench/home_view.py` fills its large store);
 - a backlog: after the idle measurement the Slack emulator answers every call 503, 5,000 texts
@@ -35,7 +36,6 @@ from bench.harness import (  # noqa: E402
     phone,
     serve_command,
     twilio_shot,
-    wait_quiet,
 )
 from bench.home_view import fill  # noqa: E402
 from bench.results import write_section  # noqa: E402
@@ -47,36 +47,77 @@ from tests.harness import Twilio  # noqa: E402
 MIB = 1024
 IDLE_RATIO, PER_10K_MIB, BACKLOG_MIB = 1.5, 20.0, 10.0
 WARM_TEXTS = 20
+# Warm-up MessageSids start here: clear of the stored texts' (1..conversations) and the
+# backlog's (from 10**6); a stored sid would make a warm-up text a retry, ignored.
+WARM_SID = 10**8
 # Imported alone by a bare interpreter: what each costs in RSS.
 MODULES = (
+    # What an idle `serve` holds.
     "sqlalchemy",
     "sqlmodel",
     "slack_sdk",
-    "slack_bolt",
     "twilio.rest",
+    # What the first send or history read adds: the generated Account API (~90 modules).
+    "twilio.rest.api.v2010.account",
     "phonenumbers",
-    "phonenumbers.geocoder",
-    "apscheduler",
-    "emoji",
     "uvicorn",
     "starlette.applications",
+    # Imported only when needed (a fresh database, Bolt for a Slack request that is not a
+    # thread message, a held reply, a `:code:`, a media download, PostgreSQL), and never.
+    "alembic.command",
+    "slack_bolt",
+    "apscheduler.schedulers.background",
+    "emoji",
+    "httpx",
     "psycopg",
+    "phonenumbers.geocoder",
+    # smsbridge's modules.
     "bridge.twilio_webhook",
     "bridge.app",
     "bridge.cli",
 )
 
 
+def warm_body(n: int) -> str:
+    """The body of warm-up text `n` (unique in the run, so its post can be found)."""
+    return f"warm-up w{n:05d}"
+
+
 def warm(url: str, first: int, settle: float = 3.0) -> None:
     """WARM_TEXTS signed webhooks from new contacts, then `settle` s of nothing."""
     phone_ = Twilio(base_url=url, public_url=url)
     shots = [
-        twilio_shot(phone_, 0, f"w{n}", first + n, f"warm-up {n}", phone(900_000 + first + n))
+        twilio_shot(
+            phone_,
+            0,
+            f"w{n}",
+            WARM_SID + first + n,
+            warm_body(first + n),
+            phone(900_000 + first + n),
+        )
         for n in range(WARM_TEXTS)
     ]
     fired = asyncio.run(fire(shots, lambda: [url], concurrency=5))
     assert len(fired.acked) == WARM_TEXTS and not fired.refused, fired
     time.sleep(settle)
+
+
+def settled(
+    slack: SlackEmulator, twilio_api: TwilioEmulator, first: int, quiet: float, timeout: float
+) -> None:
+    """Wait until every warm-up text is in a Slack post and then neither API got a call for
+    `quiet` s (threads' headers, histories and card updates done): the process is idle."""
+    bodies = {warm_body(first + n) for n in range(WARM_TEXTS)}
+    deadline = time.monotonic() + timeout
+    while True:
+        posted = {body for a in slack.arrivals() for body in bodies if body in a.text}
+        calls = slack.calls + twilio_api.calls
+        last = max((c.at for c in calls), default=0.0)
+        if posted == bodies and time.time() - last >= quiet:
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"not idle within {timeout} s: {len(posted)} texts posted")
+        time.sleep(0.2)
 
 
 def measure_bare(slack: SlackEmulator, twilio_api: TwilioEmulator, tmp: Path) -> int:
@@ -120,11 +161,13 @@ def serve(slack: SlackEmulator, twilio_api: TwilioEmulator, database: Path, tmp:
     return Server(serve_command(port), env, port, ROOT, tmp / f"{database.stem}.log").start()
 
 
-def idle(slack: SlackEmulator, server: Server, first: int) -> tuple[int, int]:
-    """(RSS just after start, RSS after the warm-up texts were posted and 3 s passed)."""
+def idle(
+    slack: SlackEmulator, twilio_api: TwilioEmulator, server: Server, first: int
+) -> tuple[int, int]:
+    """(RSS just after start, RSS once the warm-up texts were posted and 3 s passed quietly)."""
     started = server.rss_kib()
     warm(server.url, first, settle=0)
-    wait_quiet(slack, seconds=3, timeout=60)
+    settled(slack, twilio_api, first, quiet=3, timeout=120)
     return started, server.rss_kib()
 
 
@@ -168,7 +211,7 @@ def main() -> int:
         migrated.dispose()
         empty = serve(slack, twilio_api, tmp / "empty.db", tmp)
         try:
-            empty_start, empty_idle = idle(slack, empty, 1000)
+            empty_start, empty_idle = idle(slack, twilio_api, empty, 1000)
             # The backlog: Slack refuses everything while 5,000 texts come in.
             plan = make_plan(
                 contacts=args.backlog_contacts,
@@ -196,7 +239,7 @@ def main() -> int:
         engine.dispose()
         large = serve(slack, twilio_api, database, tmp)
         try:
-            large_start, large_idle = idle(slack, large, 2000)
+            large_start, large_idle = idle(slack, twilio_api, large, 2000)
         finally:
             large.stop()
     slack.stop()
@@ -246,8 +289,8 @@ def report(
         *environment_lines("memory.py"),
         "- RSS: VmRSS of the server process from /proc; each server a fresh process, SQLite "
         "(migrated before start-up); "
-        f"idle = after start-up and {WARM_TEXTS} texts from new contacts (posted to the Slack "
-        "emulator), then 3 s of nothing",
+        f"idle = after start-up and {WARM_TEXTS} texts from new contacts, once all are in Slack "
+        "posts and then neither emulator got a call for 3 s",
         "- reference: `bench/bare_endpoint.py` (checks the Twilio signature, parses the form, "
         "stores one row in SQLite, imports nothing of smsbridge's but its engine factory) "
         f"under uvicorn, after the same {WARM_TEXTS} signed webhooks, same run",

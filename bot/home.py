@@ -5,9 +5,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from slack_bolt import Ack, App
 from slack_sdk import WebClient
 from sqlalchemy import Engine
 from sqlmodel import Session
@@ -22,6 +21,10 @@ from bridge.ports import ChatUnavailable, People
 from store import inbox
 from store.engine import write_gate
 from store.models import HomeViewer
+
+if TYPE_CHECKING:
+    # Only named in annotations: Bolt is imported when the app is built (bot.bolt_app).
+    from slack_bolt import Ack, App
 
 log = logging.getLogger(__name__)
 

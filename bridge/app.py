@@ -10,7 +10,6 @@ import socket
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import timedelta
 
 from sqlalchemy import Engine
 from sqlmodel import Session
@@ -56,7 +55,7 @@ from bridge.twilio_log import TwilioMessageLog
 from bridge.twilio_status import TwilioStatusWebhook
 from bridge.twilio_webhook import TWILIO, TwilioSmsWebhook, twilio_handler
 from bridge.worker import PARKED_NOTICE, DeliveryWorker, Dispatch, JobRunner
-from store import intake, jobs, migrate
+from store import intake, jobs, schema_head
 from store.engine import is_sqlite, make_engine
 
 log = logging.getLogger(__name__)
@@ -168,13 +167,13 @@ def build_service(
 
 
 # A channel whose waiting posts need this long at its budget is behind: combine texts.
-BACKLOG_SECONDS = 5
+BACKLOG_SECONDS = 10
 
 
 def backlog_rule(budget: Budget) -> Backlog:
-    """How many waiting Slack jobs in a channel, or how long a text's wait, make a backlog."""
+    """How many waiting Slack jobs in a channel make a backlog, and end it."""
     jobs = max(budget.burst, math.ceil(budget.rate * BACKLOG_SECONDS))
-    return Backlog(jobs=jobs, wait=timedelta(seconds=jobs / budget.rate))
+    return Backlog(jobs=jobs, until=min(budget.burst, jobs))
 
 
 def intake_processor(
@@ -208,7 +207,11 @@ def thread_intro(settings: Settings, *, sink: SlackPoster, links: SlackLinks) ->
 
 def prepare_database(engine: Engine) -> None:
     """Migrate, and free the delivery leases a crashed run of this host left behind."""
-    migrate.upgrade(engine)
+    if not schema_head.at_head(engine):
+        # Alembic only when there is something to do: it stays in memory once imported.
+        from store import migrate
+
+        migrate.upgrade(engine)
     # On a SQLite file stored webhooks live in a file of their own (issue 9): an earlier
     # version's backlog moves there.
     if moved := intake.adopt_leftovers(engine):

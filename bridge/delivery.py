@@ -64,6 +64,8 @@ class Delivery:
     ) -> None:
         """`backlog`: when a channel counts as behind Slack's budget (texts then combine)."""
         self._backlog = backlog
+        # Channels found behind, until they catch up (each process judges for itself).
+        self._behind: set[str] = set()
         self._policy = policy
         self._flood_limit = flood_limit
         self._sink = sink
@@ -131,18 +133,16 @@ class Delivery:
         rule = self._backlog
         if rule is None or not backlogged(session, message, now):
             return False
-        # Waited this long: the channel was behind when it came, and may have caught up with
-        # the queue since; its texts still go together (else the end of a burst, its
-        # longest-waiting texts, would go one post each).
-        if now - message.created_at >= rule.wait:
+        channel = conversation.channel
+        behind = channel in self._behind
+        waiting = rule.until if behind else rule.jobs
+        if jobs.queue_reaches(
+            session, channel=channel, lane=jobs.SLACK_LANE, at=now, count=waiting
+        ):
+            self._behind.add(channel)
             return True
-        return jobs.queue_reaches(
-            session,
-            channel=conversation.channel,
-            lane=jobs.SLACK_LANE,
-            at=now,
-            count=rule.jobs,
-        )
+        self._behind.discard(channel)
+        return False
 
     def _post_waiting(
         self,
@@ -157,12 +157,12 @@ class Delivery:
         if not members:
             return
         content = combined(members, flag=contact.consent != Consent.UNSUBSCRIBED)
+        others = [m.id for m in members[1:] if m.id is not None]
         try:
             self._post_message(session, conversation, message, content, now)
         finally:
             settle(session, members)
         # The others' jobs have nothing left to do: done now, they cost the channel no turn.
-        others = [m.id for m in members[1:] if m.id is not None]
         jobs.complete_all(session, kind=POST_TEXT, message_ids=others, now=now)
         session.commit()
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, update
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
 from bridge.cards import CustomerText
@@ -27,11 +28,12 @@ POSTED = "posted"
 
 @dataclass(frozen=True)
 class Backlog:
-    """When a channel is behind Slack's budget: `jobs` posts wait in it, or a text waited
-    `wait` for its turn."""
+    """A channel falls behind Slack's budget once `jobs` posts wait in it, and stays behind
+    until fewer than `until` do: the end of a burst, its longest-waiting texts, goes combined
+    too, where it would otherwise go one post per text."""
 
     jobs: int
-    wait: timedelta
+    until: int
 
 
 @dataclass(frozen=True)
@@ -95,10 +97,16 @@ def waiting_texts(session: Session, message: Message, now: datetime) -> list[Mes
     members = list(session.exec(query.where(col(Message.created_at) <= now)))
     ids = [m.id for m in members[1:]]
     if ids:
+        # Committed with the first text's attempt, just before the post (bridge/delivery.py):
+        # committing here would expire the rows the post is about to be built from.
         session.execute(
-            update(Message).where(col(Message.id).in_(ids)).values(slack_attempted_at=now)
+            update(Message)
+            .where(col(Message.id).in_(ids))
+            .values(slack_attempted_at=now)
+            .execution_options(synchronize_session=False)
         )
-        session.commit()
+        for member in members[1:]:
+            set_committed_value(member, "slack_attempted_at", now)
     return members
 
 

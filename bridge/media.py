@@ -15,9 +15,11 @@ import re
 import socket
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit
 
-import httpx
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +108,10 @@ class MediaFetcher:
             return Refused(distrust, suspicious=True)
         deadline = time.monotonic() + self._max_seconds
         headers: dict[str, str] | None = self._headers
+        # Imported on the first download: httpx (with rich and click when installed) weighs
+        # about 10 MiB that a process never fetching media should not carry.
+        import httpx
+
         with httpx.Client(transport=self._transport, follow_redirects=False) as client:
             for _ in range(MAX_REDIRECTS + 1):
                 try:
@@ -126,6 +132,8 @@ class MediaFetcher:
         self, client: httpx.Client, url: str, headers: dict[str, str] | None, deadline: float
     ) -> Fetched | Refused | str:
         """The file, a refusal, or the URL a redirect points to."""
+        import httpx
+
         timeout = httpx.Timeout(max(deadline - time.monotonic(), 0.1))
         with client.stream("GET", url, headers=headers, timeout=timeout) as response:
             if response.status_code in _REDIRECTS:

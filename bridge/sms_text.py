@@ -41,7 +41,8 @@ from datetime import UTC, datetime
 from functools import cache, lru_cache
 from itertools import chain, islice, zip_longest
 
-import emoji
+# The emoji package is imported where it is used, for the first `:code:`: its tables would
+# weigh about 5 MiB in every process, and most never convert one.
 
 Lookup = Callable[[str], str | None]
 
@@ -373,6 +374,8 @@ def _named_emoji(name: str) -> str | None:
 
 
 def _library_emoji(name: str) -> str | None:
+    import emoji
+
     code = f":{name}:"
     for language in ("alias", "en"):
         glyph = emoji.emojize(code, language=language)
@@ -399,6 +402,8 @@ def _iamcal_spellings(name: str) -> Iterator[str]:
 
 def _flag(name: str) -> str | None:
     """`flag-xx` is the flag of the region with ISO code XX, when Unicode has one."""
+    import emoji
+
     code = name.removeprefix("flag-")
     if code == name or len(code) != 2 or not code.isascii() or not code.isalpha():
         return None
@@ -414,6 +419,8 @@ def _toned(glyph: str, tone: str) -> str:
 @cache
 def _toned_emoji() -> dict[tuple[str, str], str]:
     """Each single-tone emoji, by its untoned form (without VS16) and its tone."""
+    import emoji
+
     tones = set(_SKIN_TONES.values())
     index: dict[tuple[str, str], str] = {}
     for glyph, data in emoji.EMOJI_DATA.items():

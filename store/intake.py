@@ -34,7 +34,7 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
@@ -176,6 +176,9 @@ def add_all(connection: Connection, rows: Sequence[IntakeRow]) -> None:
     if dialect == "sqlite":
         connection.execute(sqlite.insert(_TABLE).on_conflict_do_nothing(), values)
     elif dialect == "postgresql":
+        # Imported here: the dialect weighs 2 MiB in a process on SQLite (issue 9, G8).
+        from sqlalchemy.dialects import postgresql
+
         connection.execute(postgresql.insert(_TABLE).on_conflict_do_nothing(), values)
     else:  # other backends: one savepoint per row
         for value in values:

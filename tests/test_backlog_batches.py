@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
-from datetime import timedelta
 
 from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
@@ -73,8 +72,8 @@ def lines(post: str) -> list[str]:
 def test_a_combined_post_whose_answer_was_lost_is_posted_once_after_the_backlog_is_gone(
     engine: Engine, slack: SlackEmulator, clock: FakeClock
 ) -> None:
-    # Four Slack jobs waiting in the channel make a backlog (a wait alone never does here).
-    text, run_until_idle = channel(engine, slack, clock, Backlog(jobs=4, wait=timedelta(days=1)))
+    # Four Slack jobs waiting in the channel make a backlog, and fewer end it.
+    text, run_until_idle = channel(engine, slack, clock, Backlog(jobs=4, until=4))
     text(ANN, "ann 1")
     run_until_idle()
     [ann_thread] = slack.top_level(CHANNEL)
@@ -97,31 +96,28 @@ def test_a_combined_post_whose_answer_was_lost_is_posted_once_after_the_backlog_
         assert [j for j in pending if j.kind == POST_TEXT] == []
 
 
-def test_texts_that_waited_past_the_backlog_wait_go_in_one_post(
+def test_a_channel_stays_behind_until_its_backlog_is_worked_off(
     engine: Engine, slack: SlackEmulator, clock: FakeClock
 ) -> None:
-    """The end of a burst: few jobs are left in the channel, but they waited their turn for
-    long; the conversation's waiting texts go together."""
-    text, run_until_idle = channel(
-        engine, slack, clock, Backlog(jobs=100, wait=timedelta(seconds=10))
-    )
-    for n in (1, 2, 3):
-        text(ANN, f"ann {n}")
-    clock.advance(10)
+    """The end of a burst: fewer jobs are left than make a backlog, but the channel has not
+    caught up; the last conversations' waiting texts still go together."""
+    text, run_until_idle = channel(engine, slack, clock, Backlog(jobs=5, until=2))
+    for sender, name in ((ANN, "ann"), (BOB, "bob"), (CAT, "cat")):
+        for n in (1, 2):
+            text(sender, f"{name} {n}")
     run_until_idle()
-    [thread] = slack.top_level(CHANNEL)
-    assert [lines(post) for post in texts_in(slack, thread["ts"])] == [["ann 1", "ann 2", "ann 3"]]
+    threads = [texts_in(slack, thread["ts"]) for thread in slack.top_level(CHANNEL)]
+    assert [[lines(post) for post in posts] for posts in threads] == [
+        [[f"{name} 1", f"{name} 2"]] for name in ("ann", "bob", "cat")
+    ]
 
 
-def test_texts_that_did_not_wait_go_one_post_each(
+def test_without_a_backlog_each_text_is_its_own_post(
     engine: Engine, slack: SlackEmulator, clock: FakeClock
 ) -> None:
-    text, run_until_idle = channel(
-        engine, slack, clock, Backlog(jobs=100, wait=timedelta(seconds=10))
-    )
+    text, run_until_idle = channel(engine, slack, clock, Backlog(jobs=4, until=2))
     for n in (1, 2, 3):
         text(ANN, f"ann {n}")
-    clock.advance(5)
     run_until_idle()
     [thread] = slack.top_level(CHANNEL)
     assert texts_in(slack, thread["ts"]) == ["ann 1", "ann 2", "ann 3"]

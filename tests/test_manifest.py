@@ -95,12 +95,14 @@ def endpoint(
 ) -> Iterator[SlackEventsEndpoint]:
     engine = make_engine(settings_for_slack.database_url)
     try:
-        yield SlackEventsEndpoint(
+        endpoint = SlackEventsEndpoint(
             settings=settings_for_slack,
             engine=engine,
             now=lambda: datetime.now(UTC),
             on_stored=lambda: None,
         )
+        assert endpoint.bolt is not None  # built, as on the first request that needs it
+        yield endpoint
     finally:
         engine.dispose()
 
