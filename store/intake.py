@@ -67,8 +67,12 @@ def side_path(engine: Engine) -> Path | None:
         return None
     if database.startswith("file:"):  # a URI filename: its options do not carry over
         return None
-    main = Path(database)
-    return main.with_name(f"{main.stem}-intake{main.suffix or '.db'}")
+    return intake_file_of(Path(database))
+
+
+def intake_file_of(database: Path) -> Path:
+    """The intake file beside a SQLite database file."""
+    return database.with_name(f"{database.stem}-intake{database.suffix or '.db'}")
 
 
 def engine_for(engine: Engine) -> Engine:
