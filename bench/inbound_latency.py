@@ -34,6 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.load import Prepared, Tally, burst, percentile  # noqa: E402
 from bench.results import write_section  # noqa: E402
+from store.intake import intake_file_of  # noqa: E402
 from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, base_env  # noqa: E402
 from tests.emulators import SlackEmulator, TwilioEmulator  # noqa: E402
 from tests.harness import Twilio  # noqa: E402
@@ -121,9 +122,11 @@ def servers(
 
 def wait_applied(database: Path, timeout: float) -> tuple[int, float]:
     """Wait for smsbridge's intake backlog to drain; (rows still waiting, seconds waited)."""
+    # Stored webhooks live in a file of their own next to a SQLite database.
+    rows = intake_file_of(database)
     began = time.monotonic()
     while True:
-        with closing(sqlite3.connect(database)) as db:
+        with closing(sqlite3.connect(rows)) as db:
             waiting = int(db.execute("SELECT count(*) FROM webhook_intake").fetchone()[0])
         if waiting == 0 or time.monotonic() - began > timeout:
             return waiting, time.monotonic() - began

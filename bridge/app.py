@@ -55,7 +55,7 @@ from bridge.twilio_log import TwilioMessageLog
 from bridge.twilio_status import TwilioStatusWebhook
 from bridge.twilio_webhook import TWILIO, TwilioSmsWebhook, twilio_handler
 from bridge.worker import PARKED_NOTICE, DeliveryWorker, Dispatch, JobRunner
-from store import jobs, schema_head
+from store import intake, jobs, schema_head
 from store.engine import is_sqlite, make_engine
 
 log = logging.getLogger(__name__)
@@ -212,6 +212,10 @@ def prepare_database(engine: Engine) -> None:
         from store import migrate
 
         migrate.upgrade(engine)
+    # On a SQLite file stored webhooks live in a file of their own (issue 9): an earlier
+    # version's backlog moves there.
+    if moved := intake.adopt_leftovers(engine):
+        log.info("moved %d stored webhooks into the intake file", moved)
     with Session(engine) as session:
         if is_sqlite(engine):
             # SQLite is served by one process only: every lease is a leftover.
@@ -281,6 +285,7 @@ def create_app(settings: Settings, *, public_url: str, clock: Clock | None = Non
             writer.stop()
             processor.stop()
             service.stop()
+            intake.engine_for(service.engine).dispose()
             service.engine.dispose()
             announcer.stop()
 

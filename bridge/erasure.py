@@ -90,10 +90,9 @@ def forget(session: Session, *, contact: Contact, actor: str, at: datetime) -> E
         .where(col(DeliveryJob.contact_id) == cid, col(DeliveryJob.state) == jobs.PENDING)
         .values(state=jobs.DONE, completed_at=at, locked_until=None, last_error="erased")
     ).rowcount  # type: ignore[attr-defined]
-    # webhook_intake: texts from the number stored but not applied yet (or parked).
-    session.execute(
-        delete(WebhookIntake).where(col(WebhookIntake.order_key) == intake.text_order_key(phone))
-    )
+    # webhook_intake: texts from the number stored but not applied yet (or parked); on a
+    # SQLite file in the intake file beside it, deleted there at once.
+    intake.delete_stored(session, col(WebhookIntake.order_key) == intake.text_order_key(phone))
     # conversation: kept; each thread's header is redrawn without the number or the name.
     threads = select(Conversation).where(
         col(Conversation.contact_id) == cid, col(Conversation.parent_ts).is_not(None)

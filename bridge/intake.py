@@ -2,8 +2,14 @@
 
 A row is applied and deleted in one transaction when the handler commits once (the usual
 case); a handler that rolls back part-way commits its own work and the row goes in a second
-commit. Either way, re-applying a row after a crash changes nothing twice, because every
-handler is idempotent on the webhook's own identity (Twilio's MessageSid, Slack's message ts).
+commit. On a SQLite file the rows live in a file of their own (`store.intake.engine_for`), and
+a row is deleted there once its work is committed. Either way, re-applying a row after a crash
+changes nothing twice, because every handler is idempotent on the webhook's own identity
+(Twilio's MessageSid, Slack's message ts).
+
+Acks go first: the processor waits while webhooks are being answered, before it claims a row
+and before each SQL statement it runs while applying one (`acks_first`), so an ack does not
+share the GIL with a text's domain work.
 """
 
 from __future__ import annotations
@@ -13,15 +19,17 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
+from typing import Any
+from weakref import WeakKeyDictionary
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine, event
 from sqlmodel import Session
 
 from bridge.pacing import backoff_seconds
 from bridge.ports import Clock
 from bridge.unavailable import DATABASE_DOWN
-from store import intake
-from store.engine import write_gate
+from store import intake, sqlite_gate
+from store.engine import is_sqlite, write_gate
 from store.intake import Claimed
 
 log = logging.getLogger(__name__)
@@ -32,8 +40,9 @@ PARK_AFTER_FAILURES = 8
 _IDLE_POLL_SECONDS = 2.0
 _AFTER_WAKE_SECONDS = 0.002
 # How long the processor lets acks go first before it takes its turn (so a flood of webhooks
-# cannot starve it for ever).
+# cannot starve it for ever): before a row, and before each statement while applying it.
 _ACKS_FIRST_SECONDS = 0.05
+_ACKS_FIRST_STATEMENT_SECONDS = 0.02
 
 
 # Applies one stored webhook of its source (stores the text, the reply...); may commit.
@@ -53,6 +62,7 @@ class IntakeProcessor:
         acks_first: Callable[[float], None] = lambda _timeout: None,
     ) -> None:
         self._engine = engine
+        self._rows = intake.engine_for(engine)
         self._handlers = dict(handlers)
         self._clock = clock
         self._on_applied = on_applied
@@ -63,6 +73,7 @@ class IntakeProcessor:
 
     def start(self) -> None:
         """Start applying, beginning with what an earlier run left unapplied."""
+        event.listen(self._engine, "before_cursor_execute", self._before_statement)
         self._thread.start()
 
     def stop(self, timeout: float = 10.0) -> None:
@@ -71,6 +82,25 @@ class IntakeProcessor:
         self._wake.set()
         if self._thread.is_alive():
             self._thread.join(timeout)
+        if event.contains(self._engine, "before_cursor_execute", self._before_statement):
+            event.remove(self._engine, "before_cursor_execute", self._before_statement)
+
+    def _before_statement(self, conn: Connection, *_args: Any) -> None:
+        # Applying a text is milliseconds of Python between statements: an ack that arrives
+        # meanwhile waits at most until the next one. With the rows in a file of their own no
+        # ack waits for this thread's write lock; with one PostgreSQL database neither. Once
+        # the transaction has written, it holds SQLite's lock the delivery thread's next
+        # write waits for: then it goes on without waiting.
+        if (
+            threading.current_thread() is self._thread
+            and not self._holds_ack_lock()
+            and not sqlite_gate.holds(conn)
+        ):
+            self._acks_first(_ACKS_FIRST_STATEMENT_SECONDS)
+
+    def _holds_ack_lock(self) -> bool:
+        # One SQLite file for both: this thread may hold the write lock an ack waits for.
+        return self._rows is self._engine and is_sqlite(self._engine)
 
     def wake(self) -> None:
         """A row was stored: look now rather than at the next poll."""
@@ -99,9 +129,10 @@ class IntakeProcessor:
 
     def apply_one(self) -> bool:
         """Apply the next row that may go; False when none may."""
-        # SQLite has one writer at a time, and a text's domain work holds it for milliseconds:
-        # webhooks waiting to be stored (and acked) go first, for a while.
+        # Webhooks waiting to be stored (and acked) go first, for a while.
         self._acks_first(_ACKS_FIRST_SECONDS)
+        if self._rows is not self._engine:
+            return self._apply_apart()
         with write_gate(self._engine), Session(self._engine) as session:
             row = intake.claim_next(session, now=self._clock.now())
             if row is None:
@@ -126,6 +157,42 @@ class IntakeProcessor:
         self._on_applied()
         return True
 
+    def _apply_apart(self) -> bool:
+        # One row at a time per intake file (SQLite has no row locks to claim with): claimed,
+        # applied and committed, then deleted.
+        with _apply_lock(self._rows):
+            with Session(self._rows) as rows:
+                row = intake.claim_next(rows, now=self._clock.now())
+            if row is None:
+                return False
+            handler = self._handlers.get(row.source)
+            # SQLite's writer lock is taken at the first write (store/sqlite_gate.py), so
+            # the delivery thread is not kept waiting while this one reads.
+            with Session(self._engine) as session:
+                try:
+                    if handler is None:
+                        log.error("intake row %s from %r: no handler; dropped", row.id, row.source)
+                    else:
+                        handler(session, row)
+                    session.commit()
+                except DATABASE_DOWN:
+                    session.rollback()
+                    raise
+                except Exception as exc:
+                    session.rollback()
+                    failure: Exception | None = exc
+                else:
+                    failure = None
+            with write_gate(self._rows), Session(self._rows) as rows:
+                if failure is None:
+                    intake.finish(rows, row_id=row.id)
+                    rows.commit()
+                else:
+                    self._failed(rows, row, failure)
+                    return True
+        self._on_applied()
+        return True
+
     def _failed(self, session: Session, row: Claimed, exc: Exception) -> None:
         # The error's text may quote the webhook (SQL parameters: numbers, bodies): the class
         # is logged, the traceback only at DEBUG.
@@ -143,12 +210,21 @@ class IntakeProcessor:
         session.commit()
 
     def _idle_timeout(self) -> float:
-        with Session(self._engine) as session:
+        with Session(self._rows) as session:
             due = intake.next_due(session)
         waits = [_IDLE_POLL_SECONDS]
         if due is not None:
             waits.append((due - self._clock.now()).total_seconds())
         return max(min(waits), 0.05)
+
+
+_APPLY_LOCKS: WeakKeyDictionary[Engine, threading.Lock] = WeakKeyDictionary()
+_APPLY_LOCKS_LOCK = threading.Lock()
+
+
+def _apply_lock(rows: Engine) -> threading.Lock:
+    with _APPLY_LOCKS_LOCK:
+        return _APPLY_LOCKS.setdefault(rows, threading.Lock())
 
 
 def applied_at(row: Claimed) -> datetime:

@@ -12,7 +12,7 @@ import contextlib
 import logging
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from sqlalchemy import Engine
 
@@ -32,12 +32,15 @@ class IntakeWriter:
     """Stores rows for the webhook endpoints; `on_stored` wakes the intake processor."""
 
     def __init__(self, engine: Engine, on_stored: Callable[[], None]) -> None:
-        self._engine = engine
+        # On a SQLite file, the intake file: no domain transaction holds its write lock.
+        self._engine = intake.engine_for(engine)
         self._on_stored = on_stored
         self._queue: queue.SimpleQueue[_Waiter | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
-        # Rows queued or being committed; the intake processor waits for none before each row.
+        # Requests being answered and rows queued or being committed: while any, the intake
+        # processor waits (before each row and each statement), so acks have the GIL to
+        # themselves.
         self._pending = 0
         self._count_lock = threading.Lock()
         self._idle = threading.Event()
@@ -48,11 +51,26 @@ class IntakeWriter:
         self._ensure_started()
         loop = asyncio.get_running_loop()
         done: asyncio.Future[None] = loop.create_future()
-        with self._count_lock:
-            self._pending += 1
-            self._idle.clear()
+        self._busy(+1)
         self._queue.put((row, loop, done))
         await done
+
+    @contextlib.contextmanager
+    def answering(self) -> Iterator[None]:
+        """Around a webhook's whole handling (signature, parsing, storing): acks go first."""
+        self._busy(+1)
+        try:
+            yield
+        finally:
+            self._busy(-1)
+
+    def _busy(self, change: int) -> None:
+        with self._count_lock:
+            self._pending += change
+            if self._pending == 0:
+                self._idle.set()
+            else:
+                self._idle.clear()
 
     def wait_idle(self, timeout: float) -> None:
         """Wait (at most `timeout` s) until no webhook waits to be stored: acks go first."""
@@ -101,10 +119,7 @@ class IntakeWriter:
                 intake.add_all(connection, [row for row, _loop, _done in batch])
         except Exception as exc:  # every waiter gets it: each answers 503, or as it must
             error = exc
-        with self._count_lock:
-            self._pending -= len(batch)
-            if self._pending == 0:
-                self._idle.set()
+        self._busy(-len(batch))
         for _row, loop, done in batch:
             # RuntimeError: that request's loop is gone (shutdown), nobody waits.
             with contextlib.suppress(RuntimeError):

@@ -6,13 +6,13 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, delete, or_, update
+from sqlalchemy import Engine, or_, update
 from sqlmodel import Session, col
 
 from bridge.background import BackgroundLoop
 from bridge.config import Settings
 from bridge.ports import Clock
-from store import privacy
+from store import intake, privacy
 from store.engine import write_gate
 from store.models import MediaItem, Message, OutboundSms, WebhookIntake
 
@@ -63,10 +63,10 @@ def purge(session: Session, *, days: int, at: datetime) -> Purge:
         .values(content=None, source_url=None, filename=None, token=None, expires_at=None)
     ).rowcount  # type: ignore[attr-defined]
     # Webhooks parked unapplied (they failed every time): kept for the operator until now.
-    session.execute(
-        delete(WebhookIntake)
-        .where(col(WebhookIntake.parked_at).is_not(None))
-        .where(col(WebhookIntake.received_at) < cutoff)
+    intake.delete_stored(
+        session,
+        col(WebhookIntake.parked_at).is_not(None),
+        col(WebhookIntake.received_at) < cutoff,
     )
     done = Purge(int(messages), int(parts), int(media))
     if done.messages or done.parts or done.media:

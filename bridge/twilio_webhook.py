@@ -108,6 +108,10 @@ class TwilioSmsWebhook:
 
     async def handle(self, request: Request) -> Response:
         """Handle one webhook; every refusal is a 4xx with a short reason."""
+        with self._intake.answering():
+            return await self._handle(request)
+
+    async def _handle(self, request: Request) -> Response:
         params = await self._check.verified(request)
         if isinstance(params, Response):
             return params

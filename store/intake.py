@@ -4,20 +4,42 @@ A row is claimed only when no earlier live row shares its order key, so a sender
 thread's replies, edits and deletes) are applied in arrival order, by one process at a time:
 on PostgreSQL the claim holds a row lock (FOR UPDATE SKIP LOCKED) until the transaction that
 applies and deletes the row commits; SQLite is served by one process only.
+
+On a SQLite file the rows live in a file of their own next to the database (`engine_for`):
+SQLite has one writer per file, and a webhook waiting to be stored (and acked) must not wait
+for a text's domain transaction. There, a row is deleted after the transaction that applied it
+commits; a crash in between applies it again, which changes nothing twice because every
+handler is idempotent on the webhook's own id (MessageSid, Slack's message ts).
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
+from weakref import WeakKeyDictionary
 
-from sqlalchemy import Connection, Select, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    Select,
+    bindparam,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
+from store.engine import is_sqlite, make_engine, write_gate
 from store.models import WebhookIntake
 from store.types import UtcDateTime
 
@@ -31,6 +53,91 @@ def text_order_key(sender: str) -> str:
 
 
 _TABLE = WebhookIntake.__table__  # type: ignore[attr-defined]
+# The intake file's layout, in its `PRAGMA user_version`: the model's table as of 0008.
+_LAYOUT = 1
+_SIDE_ENGINES: WeakKeyDictionary[Engine, Engine] = WeakKeyDictionary()
+_SIDE_LOCK = threading.Lock()
+
+
+def side_path(engine: Engine) -> Path | None:
+    """The intake file of a SQLite file database (`smsbridge.db` -> `smsbridge-intake.db`);
+    None where the rows stay in the database itself (PostgreSQL, SQLite in memory)."""
+    database = engine.url.database
+    if not is_sqlite(engine) or not database or database == ":memory:":
+        return None
+    if database.startswith("file:"):  # a URI filename: its options do not carry over
+        return None
+    return intake_file_of(Path(database))
+
+
+def intake_file_of(database: Path) -> Path:
+    """The intake file beside a SQLite database file."""
+    return database.with_name(f"{database.stem}-intake{database.suffix or '.db'}")
+
+
+def engine_for(engine: Engine) -> Engine:
+    """The engine whose database holds the stored webhooks of `engine`'s database: the intake
+    file's on a SQLite file (created on first use), else `engine` itself."""
+    path = side_path(engine)
+    if path is None:
+        return engine
+    with _SIDE_LOCK:
+        side = _SIDE_ENGINES.get(engine)
+        if side is None:
+            side = make_engine(f"sqlite:///{path}")
+            _create_layout(side)
+            _SIDE_ENGINES[engine] = side
+    return side
+
+
+def is_separate(engine: Engine) -> bool:
+    """Whether `engine`'s stored webhooks live in a database of their own."""
+    return engine_for(engine) is not engine
+
+
+def _create_layout(side: Engine) -> None:
+    with write_gate(side), side.begin() as connection:
+        version = int(connection.exec_driver_sql("PRAGMA user_version").scalar_one())
+        if version > _LAYOUT:
+            raise RuntimeError(
+                f"{side.url.database} was written by a newer smsbridge (layout {version})"
+            )
+        _TABLE.create(connection, checkfirst=True)
+        connection.exec_driver_sql(f"PRAGMA user_version = {_LAYOUT}")
+
+
+def adopt_leftovers(engine: Engine) -> int:
+    """Move rows an earlier version stored in the database itself into the intake file, in
+    their order; how many. Run after migrating, before the intake starts."""
+    side = engine_for(engine)
+    if side is engine:
+        return 0
+    with engine.connect() as connection:
+        rows = connection.execute(select(_TABLE).order_by(_TABLE.c.id)).mappings().all()
+    if not rows:
+        return 0
+    moved = [{k: v for k, v in row.items() if k != "id"} for row in rows]
+    with write_gate(side), side.begin() as connection:
+        connection.execute(sqlite.insert(_TABLE).on_conflict_do_nothing(), moved)
+    # Gone from the database only once the intake file has them: a crash in between leaves
+    # a copy here, moved (and, if applied, re-applied harmlessly) at the next start.
+    with write_gate(engine), engine.begin() as connection:
+        connection.execute(delete(_TABLE).where(_TABLE.c.id.in_([row["id"] for row in rows])))
+    return len(rows)
+
+
+def delete_stored(session: Session, *conditions: ColumnElement[bool]) -> None:
+    """Delete stored webhooks matching `conditions` (erasure, retention) wherever they live:
+    in the session's transaction, or committed at once in the intake file."""
+    statement = delete(WebhookIntake).where(*conditions)
+    bind = session.get_bind()
+    engine = bind if isinstance(bind, Engine) else bind.engine
+    side = engine_for(engine)
+    if side is engine:
+        session.execute(statement)
+        return
+    with write_gate(side), side.begin() as connection:
+        connection.execute(statement)
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,11 @@ def gate_of(engine: Engine) -> threading.RLock:
     return gate
 
 
+def holds(conn: Connection) -> bool:
+    """Whether the connection is in a transaction that has written (and holds the lock)."""
+    return bool(conn.info.get(_HOLDS))
+
+
 def install(engine: Engine) -> None:
     """Make every transaction on `engine` that writes hold the engine's writer lock."""
     gate = gate_of(engine)

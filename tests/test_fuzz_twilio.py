@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
+from store import intake
 from store.engine import make_engine
 from store.jobs import TIMER_LANE
 from store.models import DeliveryJob, Message, WebhookIntake
@@ -66,7 +67,7 @@ def wait_applied(server: Server) -> None:
     """Until the intake has applied every acked text (stored raw before each 200)."""
 
     def empty() -> bool:
-        with Session(server.engine) as session:
+        with Session(intake.engine_for(server.engine)) as session:
             query = select(func.count()).select_from(WebhookIntake)
             return int(session.exec(query).one()) == 0
 

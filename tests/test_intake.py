@@ -11,19 +11,22 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 
-from sqlalchemy import Engine, func
+import pytest
+from sqlalchemy import Engine, func, update
 from sqlmodel import Session, col, select
 
 from bot.event_intake import SLACK, slack_handler
 from bridge.config import Settings
+from bridge.erasure import forget
 from bridge.inbound import InboundText, accept
 from bridge.intake import PARK_AFTER_FAILURES, IntakeHandler, IntakeProcessor
 from bridge.intake_writer import IntakeWriter
+from bridge.retention import purge
 from bridge.twilio_webhook import TWILIO, Params, parse_inbound, twilio_handler
 from store import intake
-from store.engine import is_sqlite, make_engine
+from store.engine import is_sqlite, make_engine, write_gate
 from store.intake import Claimed, IntakeRow
-from store.models import Conversation, DeliveryJob, Message, WebhookIntake
+from store.models import Contact, Conversation, DeliveryJob, Message, WebhookIntake
 from tests.conftest import CHANNEL, FakeClock
 from tests.harness import Twilio
 from tests.slack_events import SlackEvents
@@ -69,7 +72,7 @@ def running(
 
 
 def waiting(engine: Engine) -> int:
-    with Session(engine) as session:
+    with Session(intake.engine_for(engine)) as session:
         return intake.backlog(session)
 
 
@@ -205,7 +208,7 @@ def test_a_row_that_always_fails_is_parked_and_the_rest_go_on(
             time.sleep(0.2)
         wait_until(lambda: len(recorder.applied) == 2)
     assert recorder.bodies() == ["alice 2", "alice 3"]
-    with Session(engine) as session:
+    with Session(intake.engine_for(engine)) as session:
         [parked] = session.exec(select(WebhookIntake)).all()
     assert parked.parked_at is not None and parked.error == "RuntimeError"
     assert parked.attempts == PARK_AFTER_FAILURES
@@ -280,3 +283,143 @@ def test_thread_messages_are_applied_in_order_after_a_crash(
         [sent] = session.exec(select(Message).where(col(Message.kind) == "reply")).all()
     assert sent.body == "On its way, tomorrow"  # the edit came after the reply, in order
     assert sent.status == "cancelled"
+
+
+def test_a_webhook_is_stored_while_a_domain_transaction_holds_the_write_lock(
+    engine: Engine, clock: FakeClock
+) -> None:
+    """On a SQLite file the stored webhooks have a file of their own: an ack never waits for
+    the database's single writer (a text being applied, a delivery being recorded)."""
+    if not is_sqlite(engine):
+        pytest.skip("PostgreSQL has row locks: one database serves both")
+    stored = threading.Event()
+
+    def ack() -> None:
+        store(engine, recorded_row(1, "alice", clock.now()))
+        stored.set()
+
+    with write_gate(engine), engine.begin() as busy:
+        busy.execute(update(Contact).values(name="x"))  # SQLite's write lock, held
+        thread = threading.Thread(target=ack)
+        thread.start()
+        stored.wait(10)
+        held_meanwhile = stored.is_set()
+    thread.join(10)
+    assert held_meanwhile
+    assert waiting(engine) == 1
+
+
+def test_thread_messages_applied_again_after_a_crash_change_nothing_twice(
+    engine: Engine, settings: Settings, clock: FakeClock
+) -> None:
+    """Applied and committed, then the process died before the rows were deleted: applying
+    them again (as the next start does) leaves one reply, as edited, and no second send."""
+    at = clock.now()
+    store(engine, text_row(1, "+14155550100", "hi", at))
+    with running(engine, {TWILIO: twilio_handler(settings)}, clock):
+        wait_until(lambda: waiting(engine) == 0)
+    with Session(engine) as session:
+        conversation = session.exec(select(Conversation)).one()
+        conversation.parent_ts = "1700000000.000100"
+        session.add(conversation)
+        session.commit()
+    events = SlackEvents("http://unused", "secret")
+    reply = events.message_event(CHANNEL, "UADMIN", "On its way", thread_ts="1700000000.000100")
+    edit = events.changed_event(CHANNEL, reply, text="On its way, tomorrow")
+    rows = []
+    for event in (reply, edit):
+        envelope = events.envelope(event)
+        rows.append(
+            IntakeRow(
+                key=f"{SLACK}:{envelope['event_id']}",
+                source=SLACK,
+                order_key=f"{SLACK}:{CHANNEL}:1700000000.000100",
+                payload=json.dumps(envelope),
+                received_at=at,
+            )
+        )
+    handlers = {SLACK: slack_handler(settings, frozenset({CHANNEL}))}
+    after: list[tuple[list[str], int]] = []
+    for _ in range(2):  # the second time: the same rows, left behind by a crash
+        store(engine, *rows)
+        with running(engine, handlers, clock):
+            wait_until(lambda: waiting(engine) == 0)
+        after.append(replies_and_jobs(engine))
+    assert after[0] == after[1]
+    assert after[0][0] == ["On its way, tomorrow"]
+
+
+def replies_and_jobs(engine: Engine) -> tuple[list[str], int]:
+    """The replies' words, and how many delivery jobs wait or ran."""
+    with Session(engine) as session:
+        replies = session.exec(select(Message.body).where(col(Message.kind) == "reply")).all()
+        count = session.execute(select(func.count()).select_from(DeliveryJob)).scalar_one()
+    return list(replies), int(count)
+
+
+def test_rows_an_earlier_version_stored_in_the_database_move_to_the_intake_file(
+    engine: Engine, settings: Settings, clock: FakeClock
+) -> None:
+    """Upgrading with a backlog: what the database itself held is applied, once, in order."""
+    if not intake.is_separate(engine):
+        pytest.skip("the rows live in the database itself")
+    at = clock.now()
+    rows = [text_row(n, "+14155550100", f"text {n}", at) for n in range(1, 4)]
+    with engine.begin() as connection:  # as the version before stored them
+        intake.add_all(connection, rows)
+    store(engine, rows[0])  # and a copy already moved, by a start that crashed midway
+    assert intake.adopt_leftovers(engine) == 3
+    assert intake.adopt_leftovers(engine) == 0
+    with engine.connect() as connection:
+        assert connection.execute(select(func.count()).select_from(WebhookIntake)).scalar_one() == 0
+    with running(engine, {TWILIO: twilio_handler(settings)}, clock):
+        wait_until(lambda: waiting(engine) == 0)
+    assert inbound_bodies(engine) == ["text 1", "text 2", "text 3"]
+
+
+def intake_values(engine: Engine) -> list[str]:
+    """Every value the stored webhooks hold, wherever they live."""
+    with Session(intake.engine_for(engine)) as session:
+        rows = session.exec(select(WebhookIntake)).all()
+    return [str(value) for row in rows for value in row.model_dump().values()]
+
+
+def test_forget_erases_the_numbers_stored_webhooks(
+    engine: Engine, settings: Settings, clock: FakeClock
+) -> None:
+    at = clock.now()
+    store(engine, text_row(1, "+14155550100", "hello", at))
+    with running(engine, {TWILIO: twilio_handler(settings)}, clock):
+        wait_until(lambda: waiting(engine) == 0)
+    # Two more texts stored, not yet applied; another customer's too.
+    store(engine, text_row(2, "+14155550100", "my address is 12 Elm Street", at))
+    store(engine, text_row(3, "+14155550100", "and my card ends 4242", at))
+    store(engine, text_row(4, "+14155550199", "someone else", at))
+    with Session(engine) as session:
+        contact = session.exec(select(Contact).where(Contact.phone == "+14155550100")).one()
+        forget(session, contact=contact, actor="test", at=at)
+        session.commit()
+    values = " ".join(intake_values(engine))
+    assert "Elm Street" not in values and "4242" not in values and "4155550100" not in values
+    assert "someone else" in values
+
+
+def test_retention_purges_old_parked_webhooks(engine: Engine, clock: FakeClock) -> None:
+    at = clock.now()
+    store(engine, *(recorded_row(n, "alice", at) for n in range(1, 3)))
+
+    def broken(_session: Session, _row: Claimed) -> None:
+        raise RuntimeError("always")
+
+    with running(engine, {"test": broken}, clock) as processor:
+        for _ in range(2 * PARK_AFTER_FAILURES):
+            clock.advance(600)
+            processor.wake()
+            time.sleep(0.1)
+        wait_until(lambda: waiting(engine) == 0)
+    assert len(intake_values(engine)) > 0  # parked, kept for the operator
+    clock.advance(40 * 86400)
+    with write_gate(engine), Session(engine) as session:
+        purge(session, days=30, at=clock.now())
+        session.commit()
+    assert intake_values(engine) == []

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
+from store import intake
 from store.engine import make_engine
 from store.models import Message, WebhookIntake
 from tests.emulators import SlackEmulator
@@ -87,6 +88,6 @@ def messages(engine: Engine, sid: str) -> int:
 
 def waiting(engine: Engine, sid: str) -> int:
     """Rows of this text still in the intake (stored before the ack, not yet applied)."""
-    with Session(engine) as session:
+    with Session(intake.engine_for(engine)) as session:
         query = select(WebhookIntake).where(WebhookIntake.key == f"twilio:{sid}")
         return len(session.exec(query).all())

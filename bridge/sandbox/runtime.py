@@ -21,6 +21,7 @@ from bridge.sandbox.slack_side import SandboxSlack
 from bridge.sandbox.world import BUSINESS, CHANNEL, World, new_world, sandbox_settings
 from store.contact_bulk import apply_rows
 from store.engine import make_engine
+from store.intake import intake_file_of
 
 log = logging.getLogger(__name__)
 
@@ -73,8 +74,10 @@ class Sandbox:
 
     async def start(self) -> None:
         """Start the bridge on an empty database: the emulators' Slack and Twilio start empty."""
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{self._database}{suffix}").unlink(missing_ok=True)
+        # The intake file too: a webhook a previous run acked but did not apply is not replayed.
+        for database in (self._database, intake_file_of(self._database)):
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{database}{suffix}").unlink(missing_ok=True)
         self.bridge = create_app(self.settings, public_url=self.public_url)
         self._stack = contextlib.AsyncExitStack()
         await self._stack.enter_async_context(self.bridge.router.lifespan_context(self.bridge))
