@@ -137,14 +137,10 @@ class IntakeProcessor:
             row = intake.claim_next(session, now=self._clock.now())
             if row is None:
                 return False
-            handler = self._handlers.get(row.source)
             try:
                 # Deleted first, so a handler's own commit takes the row with its work.
                 intake.finish(session, row_id=row.id)
-                if handler is None:
-                    log.error("intake row %s from %r: no handler; dropped", row.id, row.source)
-                else:
-                    handler(session, row)
+                self._handle(session, row)
                 intake.finish(session, row_id=row.id)
                 session.commit()
             except DATABASE_DOWN:
@@ -165,15 +161,11 @@ class IntakeProcessor:
                 row = intake.claim_next(rows, now=self._clock.now())
             if row is None:
                 return False
-            handler = self._handlers.get(row.source)
             # SQLite's writer lock is taken at the first write (store/sqlite_gate.py), so
             # the delivery thread is not kept waiting while this one reads.
             with Session(self._engine) as session:
                 try:
-                    if handler is None:
-                        log.error("intake row %s from %r: no handler; dropped", row.id, row.source)
-                    else:
-                        handler(session, row)
+                    self._handle(session, row)
                     session.commit()
                 except DATABASE_DOWN:
                     session.rollback()
@@ -192,6 +184,13 @@ class IntakeProcessor:
                     return True
         self._on_applied()
         return True
+
+    def _handle(self, session: Session, row: Claimed) -> None:
+        handler = self._handlers.get(row.source)
+        if handler is None:
+            log.error("intake row %s from %r: no handler; dropped", row.id, row.source)
+        else:
+            handler(session, row)
 
     def _failed(self, session: Session, row: Claimed, exc: Exception) -> None:
         # The error's text may quote the webhook (SQL parameters: numbers, bodies): the class

@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, func, update
@@ -263,8 +264,23 @@ def test_thread_messages_are_applied_in_order_after_a_crash(
     reply = events.message_event(CHANNEL, "UADMIN", "On its way", thread_ts="1700000000.000100")
     edit = events.changed_event(CHANNEL, reply, text="On its way, tomorrow")
     delete = events.deleted_event(CHANNEL, edit["message"])
+    rows = thread_rows(events, [reply, edit, delete], at)
+    store(engine, *rows)
+    channels = frozenset({CHANNEL})
+    with running(engine, {SLACK: slack_handler(settings, channels)}, clock):
+        wait_until(lambda: waiting(engine) == 0)
+    with Session(engine) as session:
+        [sent] = session.exec(select(Message).where(col(Message.kind) == "reply")).all()
+    assert sent.body == "On its way, tomorrow"  # the edit came after the reply, in order
+    assert sent.status == "cancelled"
+
+
+def thread_rows(
+    events: SlackEvents, messages: list[dict[str, Any]], at: datetime
+) -> list[IntakeRow]:
+    """The stored rows of message events in the thread 1700000000.000100, in order."""
     rows = []
-    for event in (reply, edit, delete):
+    for event in messages:
         envelope = events.envelope(event)
         rows.append(
             IntakeRow(
@@ -275,14 +291,7 @@ def test_thread_messages_are_applied_in_order_after_a_crash(
                 received_at=at,
             )
         )
-    store(engine, *rows)
-    channels = frozenset({CHANNEL})
-    with running(engine, {SLACK: slack_handler(settings, channels)}, clock):
-        wait_until(lambda: waiting(engine) == 0)
-    with Session(engine) as session:
-        [sent] = session.exec(select(Message).where(col(Message.kind) == "reply")).all()
-    assert sent.body == "On its way, tomorrow"  # the edit came after the reply, in order
-    assert sent.status == "cancelled"
+    return rows
 
 
 def test_a_webhook_is_stored_while_a_domain_transaction_holds_the_write_lock(
@@ -326,18 +335,7 @@ def test_thread_messages_applied_again_after_a_crash_change_nothing_twice(
     events = SlackEvents("http://unused", "secret")
     reply = events.message_event(CHANNEL, "UADMIN", "On its way", thread_ts="1700000000.000100")
     edit = events.changed_event(CHANNEL, reply, text="On its way, tomorrow")
-    rows = []
-    for event in (reply, edit):
-        envelope = events.envelope(event)
-        rows.append(
-            IntakeRow(
-                key=f"{SLACK}:{envelope['event_id']}",
-                source=SLACK,
-                order_key=f"{SLACK}:{CHANNEL}:1700000000.000100",
-                payload=json.dumps(envelope),
-                received_at=at,
-            )
-        )
+    rows = thread_rows(events, [reply, edit], at)
     handlers = {SLACK: slack_handler(settings, frozenset({CHANNEL}))}
     after: list[tuple[list[str], int]] = []
     for _ in range(2):  # the second time: the same rows, left behind by a crash
