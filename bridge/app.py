@@ -26,6 +26,7 @@ from bot.people import SlackPeople
 from bot.permalinks import SlackLinks
 from bot.poster import SlackPoster, make_client
 from bot.startup import announce
+from bridge.acks_first import AcksFirst
 from bridge.auto_texts import AUTORESPOND, SEND_AUTO, AutoResponder
 from bridge.backlog import BacklogWatch
 from bridge.config import Settings
@@ -177,11 +178,11 @@ def backlog_rule(budget: Budget) -> Backlog:
 
 
 def intake_processor(
-    settings: Settings, service: Service, clock: Clock, writer: IntakeWriter | None = None
+    settings: Settings, service: Service, clock: Clock, acks: AcksFirst | None = None
 ) -> IntakeProcessor:
     """Applies stored webhooks (texts, thread messages); wakes the worker for what they queue.
 
-    In a `serve` process it lets this process's acks go first (`writer`); a `worker` process
+    In a `serve` process it lets this process's acks go first (`acks`); a `worker` process
     has none, and applies what the HTTP processes stored.
     """
     channels = inbox_channels(settings)
@@ -190,7 +191,7 @@ def intake_processor(
         handlers={TWILIO: twilio_handler(settings), SLACK: slack_handler(settings, channels)},
         clock=clock,
         on_applied=service.worker.wake,
-        acks_first=writer.wait_idle if writer is not None else lambda _timeout: None,
+        acks=acks,
     )
 
 
@@ -244,7 +245,10 @@ def create_app(settings: Settings, *, public_url: str, clock: Clock | None = Non
     service = build_service(settings, public_url=public_url, clock=clock)
     # Webhooks are stored raw before their ack and applied in the background (issue 9).
     writer = IntakeWriter(service.engine, on_stored=lambda: processor.wake())
-    processor = intake_processor(settings, service, clock, writer)
+    # The intake and the delivery worker let this process's acks go first.
+    acks = AcksFirst(service.engine, writer.wait_idle)
+    acks.include(service.worker.thread)
+    processor = intake_processor(settings, service, clock, acks)
     sms = TwilioSmsWebhook(settings=settings, public_url=public_url, now=clock.now, intake=writer)
     status = TwilioStatusWebhook(
         settings=settings,
@@ -271,6 +275,7 @@ def create_app(settings: Settings, *, public_url: str, clock: Clock | None = Non
         # The background threads (intake, delivery) hold the GIL for up to the switch
         # interval whenever a request wants it: 1 ms instead of 5 keeps acks fast (issue 9).
         sys.setswitchinterval(ACK_SWITCH_INTERVAL)
+        acks.start()
         service.start()
         processor.start()
         if sweeper is not None:
@@ -285,6 +290,7 @@ def create_app(settings: Settings, *, public_url: str, clock: Clock | None = Non
             writer.stop()
             processor.stop()
             service.stop()
+            acks.stop()
             intake.engine_for(service.engine).dispose()
             service.engine.dispose()
             announcer.stop()

@@ -94,7 +94,7 @@ def _enqueue(
     session: Session, kind: str, lane: str, message: Message, at: datetime, *, due: datetime
 ) -> None:
     assert message.id is not None
-    job = jobs.enqueue(
+    jobs.enqueue(
         session,
         kind=kind,
         contact_id=message.contact_id,
@@ -103,5 +103,5 @@ def _enqueue(
         message_id=message.id,
         lane=lane,
         at=at,
+        due=due,
     )
-    job.dispatch_time = due

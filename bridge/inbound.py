@@ -69,21 +69,19 @@ def sender_key(raw: str) -> str:
 
 def accept(session: Session, *, settings: Settings, text: InboundText, at: datetime) -> Accepted:
     """Store the text and what must be posted, idempotently on the Twilio SID."""
-    existing = conversations.message_by_sid(session, sid=text.sid)
+    existing = conversations.message_id_by_sid(session, sid=text.sid)
     if existing is not None:
-        assert existing.id is not None
-        return Accepted(existing.id, duplicate=True)
+        return Accepted(existing, duplicate=True)
     try:
         accepted = _store(session, settings=settings, text=text, at=at)
         session.commit()
     except IntegrityError:
         # A concurrent retry of the same webhook stored it first.
         session.rollback()
-        existing = conversations.message_by_sid(session, sid=text.sid)
+        existing = conversations.message_id_by_sid(session, sid=text.sid)
         if existing is None:
             raise
-        assert existing.id is not None
-        return Accepted(existing.id, duplicate=True)
+        return Accepted(existing, duplicate=True)
     return accepted
 
 
@@ -145,7 +143,7 @@ def _store(session: Session, *, settings: Settings, text: InboundText, at: datet
         if flood is not None and flood.started:
             jobs.enqueue_in_thread(session, kind=FLOOD_NOTE, conversation=conversation, at=at)
         kind = POST_EVENT if keyword else POST_TEXT
-        job = jobs.enqueue(
+        jobs.enqueue(
             session,
             kind=kind,
             contact_id=contact.id,
@@ -153,13 +151,13 @@ def _store(session: Session, *, settings: Settings, text: InboundText, at: datet
             conversation_id=conversation.id,
             message_id=message.id,
             at=at,
+            # A flooding number's texts go with the rest of this minute's.
+            due=flood.post_at if flood is not None and not keyword else None,
         )
         if text.media and not keyword:
             queue_media_upload(
                 session, message=message, conversation=conversation, media=text.media, at=at
             )
-        if flood is not None and not keyword:
-            job.dispatch_time = flood.post_at  # with the rest of this minute's texts
         if location_changed and not keyword:
             jobs.enqueue(
                 session,

@@ -7,9 +7,9 @@ a row is deleted there once its work is committed. Either way, re-applying a row
 changes nothing twice, because every handler is idempotent on the webhook's own identity
 (Twilio's MessageSid, Slack's message ts).
 
-Acks go first: the processor waits while webhooks are being answered, before it claims a row
-and before each SQL statement it runs while applying one (`acks_first`), so an ack does not
-share the GIL with a text's domain work.
+Acks go first: in a `serve` process the processor waits while webhooks are being answered,
+before it claims a row and before each SQL statement it runs while applying one
+(`bridge.acks_first`), so an ack does not share the GIL with a text's domain work.
 """
 
 from __future__ import annotations
@@ -19,17 +19,17 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
-from typing import Any
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import Connection, Engine, event
+from sqlalchemy import Engine
 from sqlmodel import Session
 
+from bridge.acks_first import AcksFirst
 from bridge.pacing import backoff_seconds
 from bridge.ports import Clock
 from bridge.unavailable import DATABASE_DOWN
-from store import intake, sqlite_gate
-from store.engine import is_sqlite, write_gate
+from store import intake
+from store.engine import write_gate
 from store.intake import Claimed
 
 log = logging.getLogger(__name__)
@@ -39,10 +39,9 @@ PARK_AFTER_FAILURES = 8
 # With several processes, a poll catches rows another process stored.
 _IDLE_POLL_SECONDS = 2.0
 _AFTER_WAKE_SECONDS = 0.002
-# How long the processor lets acks go first before it takes its turn (so a flood of webhooks
-# cannot starve it for ever): before a row, and before each statement while applying it.
+# How long the processor lets acks go first before it takes a row (so a flood of webhooks
+# cannot starve it for ever).
 _ACKS_FIRST_SECONDS = 0.05
-_ACKS_FIRST_STATEMENT_SECONDS = 0.02
 
 
 # Applies one stored webhook of its source (stores the text, the reply...); may commit.
@@ -59,21 +58,22 @@ class IntakeProcessor:
         handlers: Mapping[str, IntakeHandler],
         clock: Clock,
         on_applied: Callable[[], None],
-        acks_first: Callable[[float], None] = lambda _timeout: None,
+        acks: AcksFirst | None = None,
     ) -> None:
         self._engine = engine
         self._rows = intake.engine_for(engine)
         self._handlers = dict(handlers)
         self._clock = clock
         self._on_applied = on_applied
-        self._acks_first = acks_first
+        self._acks = acks
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="intake", daemon=True)
 
     def start(self) -> None:
         """Start applying, beginning with what an earlier run left unapplied."""
-        event.listen(self._engine, "before_cursor_execute", self._before_statement)
+        if self._acks is not None:
+            self._acks.include(self._thread)
         self._thread.start()
 
     def stop(self, timeout: float = 10.0) -> None:
@@ -82,25 +82,6 @@ class IntakeProcessor:
         self._wake.set()
         if self._thread.is_alive():
             self._thread.join(timeout)
-        if event.contains(self._engine, "before_cursor_execute", self._before_statement):
-            event.remove(self._engine, "before_cursor_execute", self._before_statement)
-
-    def _before_statement(self, conn: Connection, *_args: Any) -> None:
-        # Applying a text is milliseconds of Python between statements: an ack that arrives
-        # meanwhile waits at most until the next one. With the rows in a file of their own no
-        # ack waits for this thread's write lock; with one PostgreSQL database neither. Once
-        # the transaction has written, it holds SQLite's lock the delivery thread's next
-        # write waits for: then it goes on without waiting.
-        if (
-            threading.current_thread() is self._thread
-            and not self._holds_ack_lock()
-            and not sqlite_gate.holds(conn)
-        ):
-            self._acks_first(_ACKS_FIRST_STATEMENT_SECONDS)
-
-    def _holds_ack_lock(self) -> bool:
-        # One SQLite file for both: this thread may hold the write lock an ack waits for.
-        return self._rows is self._engine and is_sqlite(self._engine)
 
     def wake(self) -> None:
         """A row was stored: look now rather than at the next poll."""
@@ -129,8 +110,8 @@ class IntakeProcessor:
 
     def apply_one(self) -> bool:
         """Apply the next row that may go; False when none may."""
-        # Webhooks waiting to be stored (and acked) go first, for a while.
-        self._acks_first(_ACKS_FIRST_SECONDS)
+        if self._acks is not None:  # webhooks waiting to be stored (and acked) go first
+            self._acks.wait(_ACKS_FIRST_SECONDS)
         if self._rows is not self._engine:
             return self._apply_apart()
         with write_gate(self._engine), Session(self._engine) as session:

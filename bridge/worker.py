@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import math
 import os
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Mapping
 from datetime import datetime, timedelta
@@ -31,6 +33,11 @@ _IDLE_POLL_SECONDS = 2.0
 # post is prepared meanwhile and leaves on its slot, instead of that time late (a paced
 # channel's every post would be late by the preparing, and Slack's budget lost with it).
 LOOKAHEAD_SECONDS = 0.1
+# While a budget is spent (a backlog), a wake-up this soon after a look that found nothing
+# to do waits out the rest: every stored text wakes the worker (100 a second in a campaign's
+# replies), and each look is a claim query that finds the budget still spent, taking CPU from
+# the webhooks. Without a backlog a wake-up is served at once.
+RECHECK_SECONDS = 0.1
 
 
 class JobRunner(Protocol):
@@ -82,6 +89,8 @@ class DeliveryWorker:
         self._stale_lease = False
         # When the last claim looked at the budgets: one that turned ready after is due now.
         self._paced_at: float | None = None
+        self._found_nothing_at = -math.inf
+        self._budget_spent = False
         self._thread = threading.Thread(target=self._loop, name="delivery", daemon=True)
 
     def start(self) -> None:
@@ -97,6 +106,11 @@ class DeliveryWorker:
         self._timers.stop()
         self._thread.join(timeout)
 
+    @property
+    def thread(self) -> threading.Thread:
+        """The thread that runs the jobs."""
+        return self._thread
+
     def wake(self) -> None:
         """A job was queued: look now rather than at the next poll."""
         self._wake.set()
@@ -110,6 +124,7 @@ class DeliveryWorker:
                     self._free_own_leases()
                 if self._run_one():
                     continue
+                self._found_nothing_at = time.monotonic()
                 timeout = self._idle_timeout()
             except Exception:
                 log.exception("delivery loop failed; retrying shortly")
@@ -117,7 +132,10 @@ class DeliveryWorker:
                 # must not wait out its lease before anyone may run it.
                 self._stale_lease = True
                 timeout = 1.0
-            self._wake.wait(timeout)
+            if self._wake.wait(timeout) and self._budget_spent:
+                early = RECHECK_SECONDS - (time.monotonic() - self._found_nothing_at)
+                if early > 0:
+                    self._stop.wait(early)
 
     def _free_own_leases(self) -> None:
         with Session(self._engine) as session:
@@ -216,6 +234,7 @@ class DeliveryWorker:
         if due is not None and due > now:
             waits.append((due - now).total_seconds())
         ready = self._board.seconds_to_next_ready(since=self._paced_at)
+        self._budget_spent = ready is not None
         if ready is not None:
             waits.append(ready - LOOKAHEAD_SECONDS)
         return max(min(waits), 0.02)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
 from store.models import Conversation, Message
@@ -13,14 +14,19 @@ def open_conversation(
     session: Session, *, contact_id: int, business_number: str
 ) -> Conversation | None:
     """The contact's open conversation with this business number, if any."""
-    query = (
-        select(Conversation)
-        .where(Conversation.contact_id == contact_id)
-        .where(Conversation.business_number == business_number)
-        .where(Conversation.status == "open")
-        .order_by(col(Conversation.id).desc())
-    )
-    return session.exec(query).first()
+    params = {"contact_id": contact_id, "business_number": business_number}
+    return session.exec(_OPEN, params=params).first()
+
+
+# Built once, as the statements below: they run for every inbound text, and building a
+# statement costs more than running it (issue 9, G2).
+_OPEN = (
+    select(Conversation)
+    .where(col(Conversation.contact_id) == bindparam("contact_id"))
+    .where(col(Conversation.business_number) == bindparam("business_number"))
+    .where(col(Conversation.status) == "open")
+    .order_by(col(Conversation.id).desc())
+)
 
 
 def start_conversation(
@@ -41,7 +47,16 @@ def start_conversation(
 
 def message_by_sid(session: Session, *, sid: str) -> Message | None:
     """The message Twilio knows by this SID, if we stored it."""
-    return session.exec(select(Message).where(Message.twilio_sid == sid)).first()
+    return session.exec(_BY_SID, params={"sid": sid}).first()
+
+
+def message_id_by_sid(session: Session, *, sid: str) -> int | None:
+    """The id of the message Twilio knows by this SID, if we stored it."""
+    return session.exec(_ID_BY_SID, params={"sid": sid}).first()
+
+
+_BY_SID = select(Message).where(col(Message.twilio_sid) == bindparam("sid"))
+_ID_BY_SID = select(Message.id).where(col(Message.twilio_sid) == bindparam("sid"))
 
 
 def by_thread(session: Session, *, channel: str, thread_ts: str) -> Conversation | None:

@@ -232,7 +232,10 @@ def claim_next(session: Session, *, now: datetime) -> Claimed | None:
 
 def finish(session: Session, *, row_id: int) -> None:
     """The row has been applied: gone, in the caller's transaction (a no-op if already)."""
-    session.execute(delete(WebhookIntake).where(col(WebhookIntake.id) == row_id))
+    session.execute(_FINISH, {"row_id": row_id})
+
+
+_FINISH = delete(WebhookIntake).where(col(WebhookIntake.id) == bindparam("row_id"))
 
 
 def retry(session: Session, *, row_id: int, attempts: int, at: datetime, error: str) -> None:
