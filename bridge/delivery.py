@@ -74,6 +74,10 @@ class Delivery:
 
     def run(self, session: Session, job: DeliveryJob, now: datetime) -> None:
         """Do the job's work; the caller commits and marks it done."""
+        # A post commits two or three times (its attempt before the call, its ts after): what
+        # this job loaded stays loaded, rather than read again after each commit. Only this
+        # job's worker writes these rows' Slack columns (a contact's jobs run one at a time).
+        session.expire_on_commit = False
         conversation = session.get(Conversation, job.conversation_id)
         contact = session.get(Contact, job.contact_id)
         if conversation is None or contact is None:

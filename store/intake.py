@@ -178,7 +178,7 @@ def add_all(connection: Connection, rows: Sequence[IntakeRow]) -> None:
     values = [row.values() for row in rows]
     dialect = connection.dialect.name
     if dialect == "sqlite":
-        connection.execute(sqlite.insert(_TABLE).on_conflict_do_nothing(), values)
+        connection.execute(_ADD_SQLITE, values)
     elif dialect == "postgresql":
         # Imported here: the dialect weighs 2 MiB in a process on SQLite (issue 9, G8).
         from sqlalchemy.dialects import postgresql
@@ -191,6 +191,10 @@ def add_all(connection: Connection, rows: Sequence[IntakeRow]) -> None:
                     connection.execute(insert(_TABLE), value)
             except IntegrityError:
                 pass
+
+
+# Built once: it runs before every webhook's ack.
+_ADD_SQLITE = sqlite.insert(_TABLE).on_conflict_do_nothing()
 
 
 def _claim_statement() -> Select[int | None, str, str, datetime, int]:
