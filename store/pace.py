@@ -31,7 +31,7 @@ def take(session: Session, *, key: str, now: float, interval: float, tolerance: 
     `interval` is 1/rate; `tolerance` ((burst - 1) * interval) is how far ahead of its pace
     a budget may run. Commits.
     """
-    params = {"key": key, "now": now, "interval": interval, "tolerance": tolerance}
+    params = {"budget": key, "now": now, "interval": interval, "tolerance": tolerance}
     for _ in range(2):
         taken = session.execute(_TAKE, params)
         session.commit()
@@ -50,7 +50,7 @@ def _take_statement() -> Update:
     start = case((col(ChannelPace.tat) > now, col(ChannelPace.tat)), else_=now)
     return (
         update(ChannelPace)
-        .where(col(ChannelPace.key) == bindparam("key"))
+        .where(col(ChannelPace.key) == bindparam("budget"))
         .where(col(ChannelPace.ready_at) <= now)
         .where(or_(col(ChannelPace.paused_until).is_(None), col(ChannelPace.paused_until) <= now))
         .values(
