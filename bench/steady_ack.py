@@ -130,6 +130,9 @@ def report(
         f"- open loop: {args.rate:.0f} signed webhooks/s for {args.seconds:.0f} s per server "
         f"({args.senders} customers), latency from each request's scheduled send time; "
         f"unloaded: {args.unloaded} requests one at a time, 20 ms apart",
+        "- warm-up before the unloaded requests: 50 texts per server; smsbridge's lasts until "
+        "it has posted a thread, read Twilio's message log and sent an automatic answer, "
+        "whose modules load on first use (a one-time cost, kept lazy for memory, G8)",
         "- load generator (`bench/load.py`): a process of its own, requests built beforehand "
         "and sent on kept-alive HTTP/1.1 connections with raw asyncio streams, the same for "
         "both servers",
