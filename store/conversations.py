@@ -45,17 +45,11 @@ def start_conversation(
     return conversation
 
 
-def message_by_sid(session: Session, *, sid: str) -> Message | None:
-    """The message Twilio knows by this SID, if we stored it."""
-    return session.exec(_BY_SID, params={"sid": sid}).first()
-
-
 def message_id_by_sid(session: Session, *, sid: str) -> int | None:
     """The id of the message Twilio knows by this SID, if we stored it."""
     return session.exec(_ID_BY_SID, params={"sid": sid}).first()
 
 
-_BY_SID = select(Message).where(col(Message.twilio_sid) == bindparam("sid"))
 _ID_BY_SID = select(Message.id).where(col(Message.twilio_sid) == bindparam("sid"))
 
 
