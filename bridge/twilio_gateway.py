@@ -9,6 +9,7 @@ from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.rest import Client
 
 from bridge.ports import OutgoingSms, SentSms, SmsRejected, SmsUnavailable
+from bridge.twilio_messages import Messages
 from bridge.twilio_transport import ApiOriginHttpClient
 
 log = logging.getLogger(__name__)
@@ -33,22 +34,23 @@ class TwilioGateway:
         timeout: float = HTTP_TIMEOUT_SECONDS,
     ) -> None:
         http = ApiOriginHttpClient(api_url, timeout=timeout)
-        self._client = Client(account_sid, auth_token, http_client=http)
+        self._messages = Messages(Client(account_sid, auth_token, http_client=http))
         # Sends are paced per number by the delivery worker (TWILIO_MPS, shared by processes).
         self._status_callback = status_callback
 
     def send(self, sms: OutgoingSms) -> SentSms:
         """Messages.create from the business number (through the Messaging Service if set)."""
-        args: dict[str, object] = {"to": sms.to, "body": sms.body, "from_": sms.sender}
-        if sms.service:
-            # Twilio takes both: the service's features, sent from the number they texted.
-            args["messaging_service_sid"] = sms.service
-        if self._status_callback:
-            args["status_callback"] = self._status_callback
-        if sms.media_urls:
-            args["media_url"] = list(sms.media_urls)
         try:
-            message = self._client.messages.create(**args)
+            # Twilio takes both a number and a service: the service's features, sent from
+            # the number they texted.
+            message = self._messages.create(
+                to=sms.to,
+                body=sms.body,
+                from_=sms.sender,
+                messaging_service_sid=sms.service or None,
+                status_callback=self._status_callback,
+                media_url=list(sms.media_urls),
+            )
         except TwilioRestException as exc:
             raise _classify(exc) from None
         except (OSError, TwilioException) as exc:
@@ -56,7 +58,7 @@ class TwilioGateway:
             raise SmsUnavailable(
                 f"Twilio unreachable: {type(exc).__name__}", uncertain=True
             ) from None
-        return SentSms(sid=str(message.sid), status=str(message.status or "queued"))
+        return SentSms(sid=message.sid, status=message.status)
 
     def find_sent(self, sms: OutgoingSms, *, since: datetime, exclude: set[str]) -> SentSms | None:
         """The earliest recent message to the contact with this body that we have not recorded.
@@ -66,7 +68,7 @@ class TwilioGateway:
         have none yet), so the newest messages between the two numbers are read instead.
         """
         try:
-            recent = self._client.messages.list(to=sms.to, from_=sms.sender, limit=_RECENT_MESSAGES)
+            recent = self._messages.list(to=sms.to, from_=sms.sender, limit=_RECENT_MESSAGES)
         except TwilioRestException as exc:
             raise _classify(exc) from None
         except (OSError, TwilioException) as exc:
@@ -82,7 +84,7 @@ class TwilioGateway:
         if not matches:
             return None
         first = min(matches, key=lambda m: m.date_created or since)
-        return SentSms(sid=str(first.sid), status=str(first.status or "queued"))
+        return SentSms(sid=first.sid, status=first.status)
 
 
 def _classify(exc: TwilioRestException) -> SmsUnavailable | SmsRejected:

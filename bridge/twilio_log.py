@@ -9,6 +9,7 @@ from twilio.rest import Client
 
 from bridge.history import LoggedSms
 from bridge.ports import ServiceUnavailable
+from bridge.twilio_messages import Messages
 from bridge.twilio_transport import ApiOriginHttpClient
 
 # A new thread waits for this read: a slow Twilio costs the history, not the conversation.
@@ -27,22 +28,22 @@ class TwilioMessageLog:
         timeout: float = LOG_TIMEOUT_SECONDS,
     ) -> None:
         http = ApiOriginHttpClient(api_url, timeout=timeout)
-        self._client = Client(account_sid, auth_token, http_client=http)
+        self._messages = Messages(Client(account_sid, auth_token, http_client=http))
 
     def between(self, contact: str, business: str, *, limit: int) -> list[LoggedSms]:
         """The latest `limit` messages each way, newest first; raises ServiceUnavailable."""
         found: list[LoggedSms] = []
         try:
             for inbound, sender, to in ((True, contact, business), (False, business, contact)):
-                for m in self._client.messages.list(from_=sender, to=to, limit=limit):
+                for m in self._messages.list(from_=sender, to=to, limit=limit):
                     at = m.date_sent or m.date_created or datetime.now(UTC)
                     found.append(
                         LoggedSms(
-                            sid=str(m.sid),
+                            sid=m.sid,
                             inbound=inbound,
-                            body=str(m.body or ""),
-                            at=at if at.tzinfo else at.replace(tzinfo=UTC),
-                            num_media=int(m.num_media or 0),
+                            body=m.body,
+                            at=at,
+                            num_media=m.num_media,
                         )
                     )
         except (OSError, TwilioException) as exc:

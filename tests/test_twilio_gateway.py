@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
 from bridge.ports import OutgoingSms, SmsRejected, SmsUnavailable
+from bridge.sandbox.emulators.twilio_api import params_media
 from bridge.twilio_gateway import TwilioGateway
 from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, BUSINESS
 from tests.emulators import TwilioEmulator
 
+ROOT = Path(__file__).resolve().parent.parent
 ALICE = "+14155550100"
 SMS = OutgoingSms(to=ALICE, sender=BUSINESS, body="Your order shipped")
 
@@ -105,3 +110,53 @@ def test_older_or_different_messages_are_not_mistaken_for_the_lost_one(
     assert (
         _gateway(twilio_api).find_sent(SMS, since=now - timedelta(minutes=2), exclude=set()) is None
     )
+
+
+def test_an_rfc_9457_refusal_is_read_for_its_code(twilio_api: TwilioEmulator) -> None:
+    problem = {
+        "type": "https://www.twilio.com/docs/errors/21610",
+        "title": "Attempt to send to unsubscribed recipient",
+        "status": 400,
+        "code": 21610,
+        "detail": "The recipient has opted out",
+    }
+    twilio_api.fail("messages.create", status=400, body=problem)
+    with pytest.raises(SmsRejected) as refused:
+        _gateway(twilio_api).send(SMS)
+    assert refused.value.code == 21610
+
+
+def test_an_unreadable_success_is_uncertain(twilio_api: TwilioEmulator) -> None:
+    # Twilio may have taken it: the text must be looked for, not sent again blindly.
+    twilio_api.fail("messages.create", status=201, body="<html>gateway</html>")
+    with pytest.raises(SmsUnavailable) as unavailable:
+        _gateway(twilio_api).send(SMS)
+    assert unavailable.value.uncertain
+
+
+def test_media_urls_go_as_repeated_parameters(twilio_api: TwilioEmulator) -> None:
+    urls = ("https://bridge.example.com/media/a", "https://bridge.example.com/media/b")
+    _gateway(twilio_api).send(OutgoingSms(ALICE, BUSINESS, "pictures", media_urls=urls))
+    [call] = [c for c in twilio_api.calls if c.kind == "messages.create"]
+    assert list(params_media(call.params)) == list(urls)
+
+
+def test_sending_and_reading_the_log_leave_twilios_generated_api_unloaded(
+    twilio_api: TwilioEmulator,
+) -> None:
+    # The Account API's resource classes are ~90 modules and ~7 MiB for the process's life.
+    script = f"""
+import sys
+from bridge.ports import OutgoingSms
+from bridge.twilio_gateway import TwilioGateway
+from bridge.twilio_log import TwilioMessageLog
+account = dict(account_sid={ACCOUNT_SID!r}, auth_token={AUTH_TOKEN!r}, api_url={twilio_api.url!r})
+TwilioGateway(**account, status_callback=None).send(OutgoingSms({ALICE!r}, {BUSINESS!r}, "hi"))
+assert TwilioMessageLog(**account).between({ALICE!r}, {BUSINESS!r}, limit=50)
+print(sorted(m for m in sys.modules if m.startswith("twilio.rest.api")))
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "[]"
