@@ -5,10 +5,14 @@ Written as a careful bare endpoint would be: the insert runs in Starlette's thre
 one lock serialises this process's writers (SQLite allows one at a time; without the lock the
 threads meet in SQLite's busy handler and sleep). Reads TWILIO_AUTH_TOKEN, PUBLIC_URL and
 BARE_DATABASE_URL (a SQLite file of its own).
+
+BARE_ALSO_IMPORT (comma-separated modules, imported and otherwise unused) makes the memory
+bench's floor: this endpoint carrying the libraries the contract names for the service.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 import threading
 from datetime import UTC, datetime
@@ -44,6 +48,8 @@ class Params(dict[str, str]):
         return self._all.get(key, [])
 
 
+for _module in filter(None, os.environ.get("BARE_ALSO_IMPORT", "").split(",")):
+    importlib.import_module(_module.strip())
 _validator = RequestValidator(os.environ["TWILIO_AUTH_TOKEN"])
 _public_url = os.environ["PUBLIC_URL"]
 _engine = make_engine(os.environ["BARE_DATABASE_URL"])

@@ -9,6 +9,9 @@ RSS of the server process (VmRSS from /proc), each a fresh process on 127.0.0.1:
   inbox entries, written as `bench/home_view.py` fills its large store);
 - a backlog: after the idle measurement the Slack emulator answers every call 503, 5,000 texts
   from 1,000 contacts come in, and RSS is taken once they are all acknowledged.
+- the floor: the reference carrying, imported and unused, the libraries the contract names
+  for the service (`FLOOR_IMPORTS`), served and measured the same way: the least any build
+  that keeps to the contract can hold, before a line of its own code or any state.
 Then, for the record, the RSS of a bare interpreter after importing each big dependency.
 """
 
@@ -50,6 +53,18 @@ WARM_TEXTS = 20
 # Warm-up MessageSids start here: clear of the stored texts' (1..conversations) and the
 # backlog's (from 10**6); a stored sid would make a warm-up text a retry, ignored.
 WARM_SID = 10**8
+# What the contract names for the service at run time, as a `serve` on SQLite loads them:
+# sqlmodel (SQLAlchemy's ORM, pydantic), slack_sdk's Web client, twilio's REST client
+# (requests), phonenumbers with its time zones (a contact's zone), python-dotenv. APScheduler
+# is left out: smsbridge loads it only for a held reply.
+FLOOR_IMPORTS = (
+    "sqlmodel",
+    "sqlalchemy.orm",
+    "slack_sdk.web",
+    "twilio.rest",
+    "phonenumbers.timezone",
+    "dotenv",
+)
 # Imported alone by a bare interpreter: what each costs in RSS.
 MODULES = (
     # What an idle `serve` holds.
@@ -120,7 +135,10 @@ def settled(
         time.sleep(0.2)
 
 
-def measure_bare(slack: SlackEmulator, twilio_api: TwilioEmulator, tmp: Path) -> int:
+def measure_bare(
+    slack: SlackEmulator, twilio_api: TwilioEmulator, tmp: Path, also: tuple[str, ...] = ()
+) -> int:
+    """Idle RSS of the reference endpoint, importing `also` besides (the floor)."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = bridge_env(
@@ -128,7 +146,8 @@ def measure_bare(slack: SlackEmulator, twilio_api: TwilioEmulator, tmp: Path) ->
         twilio=twilio_api,
         database_url="sqlite://",
         public_url=url,
-        BARE_DATABASE_URL=f"sqlite:///{tmp / 'bare.db'}",
+        BARE_DATABASE_URL=f"sqlite:///{tmp / ('floor.db' if also else 'bare.db')}",
+        BARE_ALSO_IMPORT=",".join(also),
     )
     command = [sys.executable, "-m", "uvicorn", "--log-level", "warning", "--no-access-log"]
     server = Server(
@@ -136,11 +155,11 @@ def measure_bare(slack: SlackEmulator, twilio_api: TwilioEmulator, tmp: Path) ->
         env,
         port,
         ROOT,
-        tmp / "bare.log",
+        tmp / ("floor.log" if also else "bare.log"),
     )
     server.start()
     try:
-        warm(url, 1)
+        warm(url, 500 if also else 1)
         return server.rss_kib()
     finally:
         server.stop()
@@ -203,6 +222,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp_:
         tmp = Path(tmp_)
         bare = measure_bare(slack, twilio_api, tmp)
+        floor = measure_bare(slack, twilio_api, tmp, FLOOR_IMPORTS)
 
         # Migrated beforehand, like the large store: migrations run in-process at start-up
         # otherwise (alembic and friends), which would count against the empty store only.
@@ -247,6 +267,7 @@ def main() -> int:
     costs = import_costs()
     figures = {
         "bare": bare,
+        "floor": floor,
         "empty_start": empty_start,
         "empty_idle": empty_idle,
         "large_start": large_start,
@@ -294,6 +315,9 @@ def report(
         "- reference: `bench/bare_endpoint.py` (checks the Twilio signature, parses the form, "
         "stores one row in SQLite, imports nothing of smsbridge's but its engine factory) "
         f"under uvicorn, after the same {WARM_TEXTS} signed webhooks, same run",
+        "- floor: the same reference importing, and not using, what the contract names for the "
+        f"service ({', '.join(f'`{m}`' for m in FLOOR_IMPORTS)}): the least a build that keeps "
+        "to the contract can hold",
         f"- stored conversations: {args.conversations:,} contacts, conversations, one text each "
         "and inbox entries, written before start-up (as `bench/home_view.py` fills its store)",
         f"- backlog: after the idle figure the Slack emulator answers 503 to everything; "
@@ -303,6 +327,7 @@ def report(
         "| process | state | RSS MiB |",
         "|---|---|---|",
         f"| reference (bare endpoint) | idle | {mib(f['bare'])} |",
+        f"| floor (reference + the contract's libraries) | idle | {mib(f['floor'])} |",
         f"| smsbridge, empty store | just started | {mib(f['empty_start'])} |",
         f"| smsbridge, empty store | idle | {mib(f['empty_idle'])} |",
         f"| smsbridge, empty store | {texts:,}-text backlog | {mib(f['backlog'])} |",
@@ -311,6 +336,9 @@ def report(
         f"| smsbridge, {args.conversations:,} conversations | idle | {mib(f['large_idle'])} |",
         "",
         f"- idle RSS / reference: {ratio:.2f}x: {mark(ratio <= IDLE_RATIO)}",
+        f"- the floor / reference: {f['floor'] / f['bare']:.2f}x; what the goal leaves for all "
+        f"of smsbridge's own code and state: {mib(IDLE_RATIO * f['bare'] - f['floor'])} MiB; "
+        f"smsbridge holds {mib(f['empty_idle'] - f['floor'])} MiB over the floor",
         f"- per 10,000 stored conversations: {per_10k / MIB:+.1f} MiB: "
         f"{mark(per_10k / MIB <= PER_10K_MIB)}",
         f"- the backlog adds {backlog / MIB:+.1f} MiB: {mark(backlog / MIB <= BACKLOG_MIB)}",
