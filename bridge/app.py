@@ -159,6 +159,8 @@ def build_service(
         runner=Dispatch(runners),
         clock=clock,
         lane_pacers={jobs.SMS_LANE: sms_budget},
+        # It only decides: when it answers, the answer is a send job of its own.
+        unpaced_kinds={AUTORESPOND},
     )
     home = home_refresher(settings, engine=engine, clock=clock)
     watch = BacklogWatch(engine=engine, poster=poster, clock=clock, rate=slack_budget.rate)

@@ -9,7 +9,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -73,11 +73,16 @@ class DeliveryWorker:
         clock: Clock,
         lease: timedelta = timedelta(seconds=120),
         lane_pacers: Mapping[str, Pacer] | None = None,
+        unpaced_kinds: Collection[str] = (),
         board: PaceBoard | None = None,
     ) -> None:
+        """`unpaced_kinds`: jobs in a paced lane that send nothing themselves (a decision)."""
         self._engine = engine
-        # Lanes whose every job is one send (SMS): a send is taken from the budget at claim.
+        # Lanes whose jobs are each one send (SMS): a send is taken from the budget at claim.
+        # Jobs that only decide (whether to answer) neither wait for nor spend the budget:
+        # a burst of them would hold agents' replies from that number at one a second.
         self._lane_pacers = dict(lane_pacers or {})
+        self._unpaced_kinds = frozenset(unpaced_kinds)
         self._board = board or PaceBoard(engine)
         self._timers = Timers(self.wake)
         self._runner = runner
@@ -149,11 +154,16 @@ class DeliveryWorker:
         self._paced_at = self._board.now() + LOOKAHEAD_SECONDS
         with Session(self._engine) as session:
             job = jobs.claim_next(
-                session, now=now, worker=self._name, lease=self._lease, pace_now=self._paced_at
+                session,
+                now=now,
+                worker=self._name,
+                lease=self._lease,
+                pace_now=self._paced_at,
+                unpaced_kinds=self._unpaced_kinds,
             )
             if job is None:
                 return False
-            pacer = self._lane_pacers.get(job.lane)
+            pacer = None if job.kind in self._unpaced_kinds else self._lane_pacers.get(job.lane)
             if pacer is not None and take_or_wait(pacer, job.channel) > 0:
                 jobs.unlease(session, job=job)  # another process took the send meanwhile
                 return True

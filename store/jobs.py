@@ -89,15 +89,17 @@ def claim_next(
     worker: str,
     lease: timedelta,
     pace_now: float | None = None,
+    unpaced_kinds: Collection[str] = (),
 ) -> DeliveryJob | None:
     """Lease the next due job that heads its contact's lane; None when nothing is due.
 
     Agents' active threads go first; then conversations take turns by their oldest waiting
     job, and since a turn posts everything a conversation has waiting, one that keeps texting
     goes to the back of the line (round-robin). `pace_now` (wall-clock seconds): skip jobs
-    whose channel or number has no send in its shared budget at that time.
+    whose channel or number has no send in its shared budget at that time, except jobs of
+    `unpaced_kinds` (they send nothing).
     """
-    query = _claim_query(paced=pace_now is not None)
+    query = _claim_query(paced=pace_now is not None, unpaced=tuple(sorted(unpaced_kinds)))
     params = {"now": now, "pace_now": pace_now}
     candidate = session.exec(query, params=params).first()
     if candidate is None:
@@ -122,7 +124,7 @@ _JOB = aliased(DeliveryJob)
 
 
 @functools.cache
-def _claim_query(*, paced: bool) -> SelectOfScalar[DeliveryJob]:
+def _claim_query(*, paced: bool, unpaced: tuple[str, ...] = ()) -> SelectOfScalar[DeliveryJob]:
     """The claim's SELECT, built once: it runs for every job, and building it costs more."""
     job, now = _JOB, bindparam("now", type_=UtcDateTime())
     # Each contact's lane runs in order: only its first pending job may go. A job held for
@@ -143,7 +145,8 @@ def _claim_query(*, paced: bool) -> SelectOfScalar[DeliveryJob]:
         .limit(1)
     )
     if paced:
-        query = query.where(~pace.not_ready(col(job.channel), bindparam("pace_now")))
+        ready = ~pace.not_ready(col(job.channel), bindparam("pace_now"))
+        query = query.where(or_(col(job.kind).in_(unpaced), ready) if unpaced else ready)
     return query
 
 

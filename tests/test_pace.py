@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import Engine
 from sqlmodel import Session
 
 from bridge.pacing import Budget, LocalPacer, PaceBoard, SharedPacer, take_or_wait
+from bridge.worker import DeliveryWorker, Dispatch
 from store import jobs
 from store.engine import make_engine
-from store.models import Contact, Conversation, InboxEntry
+from store.models import Contact, Conversation, DeliveryJob, InboxEntry
 from tests.conftest import FakeClock
 
 LEASE = timedelta(seconds=60)
@@ -113,6 +114,47 @@ def test_claims_skip_channels_whose_budget_is_spent(engine: Engine, clock: FakeC
             session, now=clock.now(), worker="w", lease=LEASE, pace_now=wall.now
         )
         assert again is not None and again.channel == "C1"
+
+
+def test_jobs_that_send_nothing_are_claimed_while_the_budget_is_spent(
+    engine: Engine, clock: FakeClock
+) -> None:
+    """Deciding whether to answer costs no send: a burst of decisions must not hold a number's
+    real sends (agents' replies) at the number's rate of one a second."""
+    ran: list[tuple[str, int]] = []
+
+    class Record:
+        def run(self, session: Session, job: DeliveryJob, now: datetime) -> None:
+            ran.append((job.kind, job.contact_id))
+
+    # A budget of one send, refilled once in about 17 minutes: spent for the whole test.
+    budget = SharedPacer(engine, Budget(rate=0.001, burst=1))
+    worker = DeliveryWorker(
+        engine=engine,
+        runner=Dispatch({"send": Record(), "decide": Record()}),
+        clock=clock,
+        lane_pacers={jobs.SMS_LANE: budget},
+        unpaced_kinds={"decide"},
+    )
+    with Session(engine) as session:
+        people = [_contact(session, f"+1415555010{n}") for n in range(5)]
+        kinds = ["send", "decide", "decide", "decide", "send"]
+        for contact, kind in zip(people, kinds, strict=True):
+            jobs.enqueue(
+                session,
+                kind=kind,
+                contact_id=contact,
+                channel="sms:+15550001111",
+                lane=jobs.SMS_LANE,
+                at=clock.now(),
+            )
+            clock.advance(1)
+        session.commit()
+    while worker._run_one():
+        pass
+    assert ran == list(zip(kinds[:4], people[:4], strict=True))
+    with Session(engine) as session:
+        assert jobs.queue_stats(session).pending == 1  # the second send waits for the budget
 
 
 def test_agents_active_threads_go_before_new_conversations(
