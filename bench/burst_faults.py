@@ -305,6 +305,7 @@ def main() -> int:
             for server in servers:
                 server.stop()
     drain = analyse(plan, fired, slack.arrivals(), ratelimited=slack.ratelimited)
+    refused_at = [f"{at - started:.1f} s" for at in slack.ratelimited_at()]
     replies = check_replies(twilio_api, agents)
     slack.stop()
     twilio_api.stop()
@@ -318,6 +319,7 @@ def main() -> int:
         agents=agents,
         replies=replies,
         killed=killed,
+        refused_at=refused_at,
         imported=imported,
         retried=fired.retried,
         failed=len(fired.failed),
@@ -344,6 +346,7 @@ def report(
     agents: Agents,
     replies: tuple[int, int, int, int],
     killed: list[str],
+    refused_at: list[str],
     imported: str,
     retried: int,
     failed: int,
@@ -372,7 +375,8 @@ def report(
         f"{agents.per_contact}x in the thread of every tenth contact as soon as it showed up "
         f"({len(agents.replied)} of {len(agents.contacts)} showed up in time; {agents.sent} "
         f"events, {agents.retried_events} re-delivered with `X-Slack-Retry-Num: 1`)",
-        f"- process 2: {', '.join(killed) or 'not killed (the burst ended first)'}",
+        f"- process 2: {', '.join(killed) or 'not killed (the burst ended first)'}; the "
+        f"emulator's 429s came at: {', '.join(refused_at) or 'none'} (same clock)",
         "",
         *drain_rows(drain, rate),
         f"| replies expected at Twilio / lost / duplicated / contacts out of order | "

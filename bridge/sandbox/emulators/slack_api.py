@@ -71,6 +71,7 @@ class SlackEmulator(SlackFilesMixin, SlackWebApi, EmulatorServer):
         self._routes.update(self._file_routes())
         self._limits: dict[str, ChannelBuckets] = {}
         self._ratelimited = 0
+        self._ratelimited_at: list[float] = []
         self._arrivals: list[Arrival] = []
 
     @property
@@ -130,6 +131,11 @@ class SlackEmulator(SlackFilesMixin, SlackWebApi, EmulatorServer):
         with self._lock:
             return self._ratelimited
 
+    def ratelimited_at(self) -> list[float]:
+        """When (monotonic clock) each call the enforced rate limits refused arrived."""
+        with self._lock:
+            return list(self._ratelimited_at)
+
     def arrivals(self) -> list[Arrival]:
         """Every chat.postMessage that stored a message, with when it arrived, in order."""
         with self._lock:
@@ -157,6 +163,7 @@ class SlackEmulator(SlackFilesMixin, SlackWebApi, EmulatorServer):
             return None
         with self._lock:
             self._ratelimited += 1
+            self._ratelimited_at.append(time.monotonic())
         headers = {"Retry-After": format_retry_after(wait)}
         return Response.json(429, {"ok": False, "error": "ratelimited"}, headers)
 
