@@ -65,7 +65,11 @@ class Messages:
         response = self._client.request("POST", self._uri, data=data, headers=dict(_HEADERS))
         if not 200 <= response.status_code < 300:
             raise _error("POST", self._uri, response, "Unable to create record")
-        return _message(_json(response))
+        created = _message(_json(response))
+        if not created.sid:
+            # Taken or not, we cannot tell: the sender looks for it before sending again.
+            raise TwilioException(f"Twilio answered HTTP {response.status_code} without a sid")
+        return created
 
     def list(self, *, to: str, from_: str, limit: int) -> list[Message]:
         """The newest `limit` messages from `from_` to `to`, newest first (one page)."""
@@ -103,10 +107,17 @@ def _message(payload: dict[str, Any]) -> Message:
         sid=str(payload.get("sid") or ""),
         status=str(payload.get("status") or "queued"),
         body=str(payload.get("body") or ""),
-        num_media=int(payload.get("num_media") or 0),
+        num_media=_count(payload.get("num_media")),
         date_created=_when(payload.get("date_created")),
         date_sent=_when(payload.get("date_sent")),
     )
+
+
+def _count(value: object) -> int:
+    try:
+        return int(str(value or 0))
+    except ValueError:
+        return 0
 
 
 def _when(value: object) -> datetime | None:

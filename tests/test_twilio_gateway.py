@@ -160,3 +160,10 @@ print(sorted(m for m in sys.modules if m.startswith("twilio.rest.api")))
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "[]"
+
+
+def test_a_success_without_a_sid_is_uncertain(twilio_api: TwilioEmulator) -> None:
+    twilio_api.fail("messages.create", status=201, body={"status": "queued", "num_media": "x"})
+    with pytest.raises(SmsUnavailable) as unavailable:
+        _gateway(twilio_api).send(SMS)
+    assert unavailable.value.uncertain
