@@ -6,11 +6,9 @@ import logging
 from datetime import datetime
 
 from twilio.base.exceptions import TwilioException, TwilioRestException
-from twilio.rest import Client
 
 from bridge.ports import OutgoingSms, SentSms, SmsRejected, SmsUnavailable
 from bridge.twilio_messages import Messages
-from bridge.twilio_transport import ApiOriginHttpClient
 
 log = logging.getLogger(__name__)
 
@@ -33,8 +31,9 @@ class TwilioGateway:
         status_callback: str | None,
         timeout: float = HTTP_TIMEOUT_SECONDS,
     ) -> None:
-        http = ApiOriginHttpClient(api_url, timeout=timeout)
-        self._messages = Messages(Client(account_sid, auth_token, http_client=http))
+        self._messages = Messages.at(
+            account_sid=account_sid, auth_token=auth_token, api_url=api_url, timeout=timeout
+        )
         # Sends are paced per number by the delivery worker (TWILIO_MPS, shared by processes).
         self._status_callback = status_callback
 

@@ -5,12 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from twilio.base.exceptions import TwilioException
-from twilio.rest import Client
 
 from bridge.history import LoggedSms
 from bridge.ports import ServiceUnavailable
 from bridge.twilio_messages import Messages
-from bridge.twilio_transport import ApiOriginHttpClient
 
 # A new thread waits for this read: a slow Twilio costs the history, not the conversation.
 LOG_TIMEOUT_SECONDS = 5.0
@@ -27,8 +25,9 @@ class TwilioMessageLog:
         api_url: str,
         timeout: float = LOG_TIMEOUT_SECONDS,
     ) -> None:
-        http = ApiOriginHttpClient(api_url, timeout=timeout)
-        self._messages = Messages(Client(account_sid, auth_token, http_client=http))
+        self._messages = Messages.at(
+            account_sid=account_sid, auth_token=auth_token, api_url=api_url, timeout=timeout
+        )
 
     def between(self, contact: str, business: str, *, limit: int) -> list[LoggedSms]:
         """The latest `limit` messages each way, newest first; raises ServiceUnavailable."""

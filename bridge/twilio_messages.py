@@ -20,6 +20,8 @@ from twilio.base.version import Version
 from twilio.http.response import Response
 from twilio.rest import Client
 
+from bridge.twilio_transport import ApiOriginHttpClient
+
 _API = "https://api.twilio.com/2010-04-01"
 _HEADERS = {"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"}
 
@@ -42,6 +44,12 @@ class Messages:
     def __init__(self, client: Client) -> None:
         self._client = client
         self._uri = f"{_API}/Accounts/{client.account_sid}/Messages.json"
+
+    @classmethod
+    def at(cls, *, account_sid: str, auth_token: str, api_url: str, timeout: float) -> Messages:
+        """The account's messages at `api_url` (Twilio's, or an emulator), calls timing out."""
+        http = ApiOriginHttpClient(api_url, timeout=timeout)
+        return cls(Client(account_sid, auth_token, http_client=http))
 
     def create(
         self,

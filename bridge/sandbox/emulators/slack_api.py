@@ -70,7 +70,6 @@ class SlackEmulator(SlackFilesMixin, SlackWebApi, EmulatorServer):
         self._init_files()
         self._routes.update(self._file_routes())
         self._limits: dict[str, ChannelBuckets] = {}
-        self._ratelimited = 0
         self._ratelimited_at: list[float] = []
         self._arrivals: list[Arrival] = []
 
@@ -129,7 +128,7 @@ class SlackEmulator(SlackFilesMixin, SlackWebApi, EmulatorServer):
     def ratelimited(self) -> int:
         """How many calls the enforced rate limits answered with 429 (faults not counted)."""
         with self._lock:
-            return self._ratelimited
+            return len(self._ratelimited_at)
 
     def ratelimited_at(self) -> list[float]:
         """When (monotonic clock) each call the enforced rate limits refused arrived."""
@@ -162,7 +161,6 @@ class SlackEmulator(SlackFilesMixin, SlackWebApi, EmulatorServer):
         if wait is None:
             return None
         with self._lock:
-            self._ratelimited += 1
             self._ratelimited_at.append(time.monotonic())
         headers = {"Retry-After": format_retry_after(wait)}
         return Response.json(429, {"ok": False, "error": "ratelimited"}, headers)
